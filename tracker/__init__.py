@@ -1,0 +1,3 @@
+"""tracker: follow amendments to public procurement notices."""
+
+__version__ = "0.1.0"

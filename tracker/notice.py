@@ -1,0 +1,100 @@
+"""The canonical notice model, independent of the source.
+
+A parser turns one raw document into one :class:`NoticeSnapshot`: what *this publication* says about
+a procedure. Consolidation (``tracker.consolidate``) then folds the snapshots of one procedure, in
+publication order, into consolidated states and typed changes.
+
+Typed values inside ``fields`` and ``lots`` are Python objects:
+
+* ``datetime`` (always timezone-aware) when the source gives a time, ``date`` when it gives only a day;
+* ``Decimal`` for amounts;
+* ``str`` for URLs, durations (ISO 8601, ``"P48M"``) and the status.
+
+``tracker.values`` converts them to and from their JSON form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final
+
+#: Fields tracked per procedure and per lot (issue "canonical procedure model", point 3).
+DATE_FIELDS: Final = (
+    "tender_deadline",
+    "request_deadline",
+    "questions_deadline",
+    "opening_date",
+    "start_date",
+    "end_date",
+)
+VALUE_FIELDS: Final = ("estimated_value", "max_value")
+OTHER_FIELDS: Final = ("duration", "documents_url", "submission_url", "status")
+TRACKED_FIELDS: Final = DATE_FIELDS + VALUE_FIELDS + OTHER_FIELDS
+
+#: Descriptive fields of the procedure itself; a change to them is a change too.
+DESCRIPTIVE_FIELDS: Final = ("title", "buyer", "cpv")
+
+#: Field names that may appear in a change, beyond the tracked ones.
+CHANGE_FIELDS: Final = TRACKED_FIELDS + DESCRIPTIVE_FIELDS + ("lots", "text")
+
+KINDS: Final = ("initial", "rectificatif", "change", "cancellation", "award", "other")
+
+STATUSES: Final = ("open", "cancelled", "awarded", "closed", "unknown")
+
+#: Identifier schemes. A procedure is found by any (scheme, value) of any of its notices.
+SCHEMES: Final = ("idweb", "notice_id", "procedure_uuid", "buyer_ref", "ted_pub", "url")
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """One statement of an amendment notice: "section X: read NEW instead of OLD".
+
+    ``field`` is a name of :data:`TRACKED_FIELDS` when the statement could be typed, or ``"text"``
+    when it could not (then ``old``/``new`` are the texts, and nothing is lost). ``old`` may be
+    ``None`` when the notice gives only the new value.
+    """
+
+    field: str
+    new: Any
+    old: Any = None
+    lot: str | None = None
+    section: str | None = None
+    evidence: str = ""
+
+
+@dataclass(slots=True)
+class NoticeSnapshot:
+    """What one publication says about one procedure."""
+
+    source: str  # "boamp", "ted", ...
+    notice_id: str  # idweb for BOAMP, publication number or notice UUID for TED
+    kind: str  # one of KINDS
+    published: date | None
+    #: own identifiers, as (scheme, value)
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+    #: identifiers of the notices this one amends, awards or cancels (its predecessors)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    title: str | None = None
+    buyer: str | None = None
+    description: str | None = None
+    cpv: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    nuts: list[str] = field(default_factory=list)
+    family: str | None = None
+    url: str | None = None
+    #: procedure-level typed values, keys from TRACKED_FIELDS
+    fields: dict[str, Any] = field(default_factory=dict)
+    #: lot id -> {"title": str, <tracked field>: value}
+    lots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: True when the notice restates the whole procedure (an initial notice, an eForms change notice);
+    #: False when it only states amendments (a BOAMP rectificatif) or a result.
+    restatement: bool = True
+    amendments: list[Amendment] = field(default_factory=list)
+    #: the reason the buyer gives for the change, if any
+    reason: str | None = None
+    #: source-specific details kept for display and matching, never needed to rebuild a state
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def all_identifiers(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys(self.identifiers))

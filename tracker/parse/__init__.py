@@ -1,0 +1,1 @@
+"""Parsers: raw documents to NoticeSnapshot. Pure: no network, no database, no clock."""

@@ -1,0 +1,100 @@
+"""Human sentences for changes and versions, in French (default) or English. Pure.
+
+A change is the dict stored on a version (see ``tracker.diff.Change.as_dict``)::
+
+    {"field": "tender_deadline", "lot": "LOT-0001", "old": "2026-02-17T12:00+01:00",
+     "new": "2026-02-24T12:00+01:00", "evidence": "…", "section": "IV.2.2)"}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from tracker.values import render_delta, render_value
+
+LANGS: Final = ("fr", "en")
+
+FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "tender_deadline": ("Date limite de réception des offres", "Tender submission deadline"),
+    "request_deadline": ("Date limite des demandes de participation", "Deadline for requests to participate"),
+    "questions_deadline": ("Date limite des questions", "Deadline for questions"),
+    "opening_date": ("Ouverture des offres", "Opening of tenders"),
+    "start_date": ("Date de début", "Start date"),
+    "end_date": ("Date de fin", "End date"),
+    "duration": ("Durée", "Duration"),
+    "estimated_value": ("Valeur estimée", "Estimated value"),
+    "max_value": ("Valeur maximale", "Maximum value"),
+    "documents_url": ("Documents de la consultation", "Procurement documents"),
+    "submission_url": ("Adresse de dépôt des offres", "Submission address"),
+    "status": ("Statut", "Status"),
+    "title": ("Intitulé", "Title"),
+    "buyer": ("Acheteur", "Buyer"),
+    "cpv": ("Code CPV", "CPV code"),
+    "lots": ("Lots", "Lots"),
+    "text": ("Texte", "Text"),
+}
+
+KIND_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "initial": ("avis de marché", "contract notice"),
+    "rectificatif": ("avis rectificatif", "correction notice"),
+    "change": ("avis de modification", "change notice"),
+    "cancellation": ("avis d'annulation", "cancellation notice"),
+    "award": ("avis d'attribution", "award notice"),
+    "other": ("autre avis", "other notice"),
+}
+
+STATUS_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "open": ("ouverte", "open"),
+    "cancelled": ("annulée", "cancelled"),
+    "awarded": ("attribuée", "awarded"),
+    "closed": ("close", "closed"),
+    "unknown": ("inconnu", "unknown"),
+}
+
+
+def _pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[0] if lang == "fr" else pair[1]
+
+
+def field_label(field: str, lang: str = "fr") -> str:
+    return _pick(FIELD_LABELS.get(field, (field, field)), lang)
+
+
+def kind_label(kind: str, lang: str = "fr") -> str:
+    return _pick(KIND_LABELS.get(kind, (kind, kind)), lang)
+
+
+def _short(text: Any, limit: int = 160) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def change_text(change: dict[str, Any], lang: str = "fr") -> str:
+    """One line: ``Date limite de réception des offres (LOT-0001) : 17/02/2026 12:00 → 24/02/2026 12:00 (+7 jours)``."""
+    field = change.get("field", "text")
+    lot = change.get("lot")
+    colon = " : " if lang == "fr" else ": "
+    old, new = change.get("old"), change.get("new")
+    if field == "text":
+        label = change.get("section") or field_label("text", lang)
+        head = f"{_short(label, 80)}{f' ({lot})' if lot else ''}"
+        if old in (None, ""):
+            return f"{head}{colon}{_short(new)}"
+        return f"{head}{colon}« {_short(old)} » → « {_short(new)} »" if lang == "fr" else (
+            f"{head}{colon}“{_short(old)}” → “{_short(new)}”"
+        )
+    head = f"{field_label(field, lang)}{f' ({lot})' if lot else ''}"
+    if field == "lots":
+        if old is None:
+            return f"{head}{colon}{'lot ajouté' if lang == 'fr' else 'lot added'} {new}"
+        if new is None:
+            return f"{head}{colon}{'lot supprimé' if lang == 'fr' else 'lot removed'} {old}"
+    if field == "status":
+        o = _pick(STATUS_LABELS.get(str(old), (str(old), str(old))), lang) if old else "—"
+        n = _pick(STATUS_LABELS.get(str(new), (str(new), str(new))), lang) if new else "—"
+        return f"{head}{colon}{o} → {n}"
+    text = f"{head}{colon}{_short(render_value(old, lang), 100)} → {_short(render_value(new, lang), 100)}"
+    shift = render_delta(old, new, lang)
+    if shift:
+        text += f" ({shift})"
+    return text

@@ -1,0 +1,213 @@
+"""Typed values: their JSON form, their comparison, their rendering in French and English.
+
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})$")
+_ISO_TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def paris_wall_time(day: date, hour: int, minute: int) -> datetime:
+    """A local wall time in France, with the offset in force that day."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS)
+
+
+def fixed_offset(dt: datetime) -> datetime:
+    """Replace a zoneinfo tz by its fixed offset, so the value serialises and compares stably."""
+    off = dt.utcoffset()
+    if off is None:
+        return dt
+    return dt.replace(tzinfo=timezone(off))
+
+
+def parse_iso(value: str, *, naive_zone: ZoneInfo | None = PARIS) -> date | datetime | None:
+    """Parse the ISO 8601 shapes seen in BOAMP and eForms data.
+
+    ``2021-01-27`` stays a date; ``2020-04-03+01:00`` (eForms date with offset) is a date too.
+    ``2016-04-25T12:00:00+01:00``, ``…Z``, ``….000+01:00`` keep their offset as given (BOAMP labels
+    summer times +01:00: we keep the source's word rather than guess). A naive time is a French wall
+    time when ``naive_zone`` is given.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if _ISO_DATE.match(text):
+        return date.fromisoformat(text)
+    m = _ISO_DATE_OFFSET.match(text)
+    if m:
+        return date.fromisoformat(m.group(1))
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        if naive_zone is None:
+            return dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=naive_zone)
+    return fixed_offset(dt.replace(microsecond=0))
+
+
+def combine_date_time(day_text: str, time_text: str | None) -> date | datetime | None:
+    """eForms splits a moment in two: ``2020-04-03+01:00`` and ``12:00:00+01:00``."""
+    day = parse_iso(day_text)
+    if not isinstance(day, date) or isinstance(day, datetime):
+        return day
+    if not time_text:
+        return day
+    m = _ISO_TIME.match(time_text.strip())
+    if not m:
+        return day
+    hour, minute = int(m.group(1)), int(m.group(2))
+    off = m.group(4)
+    if off is None:
+        dm = _ISO_DATE_OFFSET.match(day_text.strip())
+        off = dm.group(2) if dm else None
+    if off is None:
+        return fixed_offset(paris_wall_time(day, hour, minute))
+    tz = timezone.utc if off == "Z" else datetime.strptime(off.replace(":", ""), "%z").tzinfo
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+
+
+def parse_amount(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace("€", "")
+    if not text:
+        return None
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def to_json(value: Any) -> Any:
+    """The JSON form of a typed value: ISO 8601 strings for dates, numbers for amounts."""
+    if isinstance(value, datetime):
+        v = fixed_offset(value)
+        return v.isoformat(timespec="minutes" if v.second == 0 else "seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """Inverse of :func:`to_json` for the values of date fields."""
+    if isinstance(value, str) and value[:4].isdigit() and len(value) >= 10 and value[4] == "-":
+        parsed = parse_iso(value, naive_zone=None)
+        if parsed is not None:
+            return parsed
+    return value
+
+
+def same_day(a: date | datetime, b: date | datetime) -> bool:
+    return _day(a) == _day(b)
+
+
+def _day(v: date | datetime) -> date:
+    return v.date() if isinstance(v, datetime) else v
+
+
+def delta(old: Any, new: Any) -> timedelta | None:
+    """The shift between two moments, or None when they are not both dates."""
+    if not isinstance(old, date) or not isinstance(new, date):
+        return None
+    if isinstance(old, datetime) and isinstance(new, datetime):
+        return new - old
+    return _day(new) - _day(old)
+
+
+def delta_days(old: Any, new: Any) -> int | None:
+    d = delta(from_json(old), from_json(new))
+    if d is None:
+        return None
+    # whole days when the shift is whole days, else rounded toward the nearest day
+    return round(d.total_seconds() / 86400)
+
+
+# ---------------------------------------------------------------- rendering
+
+_MONTHS_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+
+
+def render_value(value: Any, lang: str = "fr") -> str:
+    v = from_json(value)
+    if v is None or v == "":
+        return "—"
+    if isinstance(v, datetime):
+        local = v
+        return local.strftime("%d/%m/%Y %H:%M") if lang == "fr" else local.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, date):
+        return v.strftime("%d/%m/%Y") if lang == "fr" else v.isoformat()
+    if isinstance(v, bool):
+        return ("oui" if v else "non") if lang == "fr" else ("yes" if v else "no")
+    if isinstance(v, int | float | Decimal):
+        return _render_amount(Decimal(str(v)), lang)
+    if isinstance(v, list):
+        return ", ".join(render_value(x, lang) for x in v) or "—"
+    if isinstance(v, str):
+        m = _MONTHS_DURATION.match(v)
+        if m and any(m.groups()):
+            return _render_duration(m.groups(), lang)
+    return str(v)
+
+
+def _render_amount(amount: Decimal, lang: str) -> str:
+    whole = amount == amount.to_integral_value()
+    text = f"{amount:,.0f}" if whole else f"{amount:,.2f}"
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+        return f"{text} €"
+    return f"€{text}"
+
+
+_DURATION_UNITS = {
+    "fr": (("an", "ans"), ("mois", "mois"), ("semaine", "semaines"), ("jour", "jours")),
+    "en": (("year", "years"), ("month", "months"), ("week", "weeks"), ("day", "days")),
+}
+
+
+def _render_duration(groups: tuple[str | None, ...], lang: str) -> str:
+    parts = []
+    for count, (one, many) in zip(groups, _DURATION_UNITS.get(lang, _DURATION_UNITS["en"]), strict=True):
+        if count:
+            n = int(count)
+            parts.append(f"{n} {one if n == 1 else many}")
+    return " ".join(parts)
+
+
+def render_delta(old: Any, new: Any, lang: str = "fr") -> str | None:
+    """``+7 jours`` / ``+7 days``; hours when the shift is less than a day."""
+    d = delta(from_json(old), from_json(new))
+    if d is None or not d:
+        return None
+    seconds = d.total_seconds()
+    sign = "+" if seconds > 0 else "−"
+    seconds = abs(seconds)
+    if seconds % 86400 == 0 or seconds >= 86400:
+        n = round(seconds / 86400)
+        unit = ("jour" if n == 1 else "jours") if lang == "fr" else ("day" if n == 1 else "days")
+    else:
+        n = round(seconds / 3600) or 1
+        unit = ("heure" if n == 1 else "heures") if lang == "fr" else ("hour" if n == 1 else "hours")
+    return f"{sign}{n} {unit}"
