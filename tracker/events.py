@@ -1,0 +1,42 @@
+"""What the notification stage receives: one new version of one procedure, with its changes.
+
+Built by ``tracker.store`` from database rows; consumed by the pure ``tracker.match`` and
+``tracker.notify.render`` stages. JSON-friendly: every value is a str, number, list, dict or None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureInfo:
+    id: str  # the procedure's display id (first idweb / procedure UUID)
+    identifiers: list[str]  # every identifier value of every notice of the procedure
+    title: str | None
+    buyer: str | None
+    description: str | None = None
+    cpv: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)  # French départements, "56", "2A"
+    nuts: list[str] = field(default_factory=list)  # "FRH04"
+    sources: list[str] = field(default_factory=list)  # "boamp", "ted"
+    family: str | None = None  # BOAMP famille: JOUE, FNS, MAPA, …
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEvent:
+    """Version ``number`` of a procedure; ``changes`` are the history-JSON change dicts (without "text")."""
+
+    version_id: int  # database id of the version row: the delivery key
+    procedure: ProcedureInfo
+    number: int
+    notice_id: str
+    source: str
+    kind: str  # initial | rectificatif | change | cancellation | award | other
+    published: str | None  # YYYY-MM-DD
+    url: str | None  # link to the source notice
+    reason: str | None  # the buyer's stated reason for the change
+    changes: list[dict[str, Any]]
+    #: the procedure's matching facets before this version (None for v1), to detect entering/leaving a profile
+    previous: ProcedureInfo | None = None

@@ -1,0 +1,134 @@
+"""Reading configuration files: YAML with line numbers, ``${VAR}`` interpolation, clear errors.
+
+Every error names the file and the line, and says what was wrong. Secrets interpolated from the
+environment never appear in an error message: the message shows ``${VAR}``, not its value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tracker.exceptions import ConfigError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        mapping[key] = loader.construct_object(value_node)  # type: ignore[no-untyped-call]
+        lines[str(key)] = key_node.start_mark.line + 1
+    mapping["__lines__"] = lines
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def interpolate(value: str, *, where: str, env: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if env is None else env
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in environ:
+            raise ConfigError(f"{where}: environment variable ${{{name}}} is not set")
+        return environ[name]
+
+    return _VAR.sub(sub, value)
+
+
+def _strip(obj: Any, *, where: str, env: Mapping[str, str] | None, interpolate_env: bool) -> Any:
+    if isinstance(obj, dict):
+        line = obj.get("__line__")
+        lines = obj.get("__lines__", {})
+        return {
+            k: _strip(v, where=f"{where}:{lines.get(str(k), line)}", env=env, interpolate_env=interpolate_env)
+            for k, v in obj.items()
+            if k not in ("__lines__", "__line__")
+        }
+    if isinstance(obj, list):
+        return [_strip(v, where=where, env=env, interpolate_env=interpolate_env) for v in obj]
+    if isinstance(obj, str) and interpolate_env:
+        return interpolate(obj, where=where, env=env)
+    return obj
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file; mappings keep ``__lines__`` (key -> line) for error messages."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from exc
+
+
+def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
+    """Follow a pydantic error location through the raw data to the nearest known line."""
+    line = data.get("__line__") if isinstance(data, dict) else None
+    node = data
+    for part in loc:
+        if isinstance(node, dict):
+            lines = node.get("__lines__", {})
+            if str(part) in lines:
+                line = lines[str(part)]
+            node = node.get(part) if isinstance(part, str) else None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            if isinstance(node, dict) and node.get("__line__"):
+                line = node["__line__"]
+        else:
+            break
+    return line if isinstance(line, int) else None
+
+
+def validate(
+    model: type[ModelT],
+    raw: Any,
+    *,
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    interpolate_env: bool = True,
+) -> ModelT:
+    """Validate raw YAML data against a pydantic model; errors carry ``file:line: field: message``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top of the file")
+    clean = _strip(raw, where=str(path), env=env, interpolate_env=interpolate_env)
+    try:
+        return model.model_validate(clean)
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _line_of(raw, loc)
+            where = f"{path}:{line}" if line else str(path)
+            dotted = ".".join(str(p) for p in loc) or "(top)"
+            messages.append(f"{where}: {dotted}: {err['msg']}")
+        raise ConfigError("\n".join(messages)) from None
+
+
+def load_model(model: type[ModelT], path: Path, *, env: Mapping[str, str] | None = None) -> ModelT:
+    return validate(model, load_yaml(path), path=path, env=env)
