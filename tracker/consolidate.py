@@ -1,0 +1,192 @@
+"""CONSOLIDATE stage: a procedure's notices, in publication order, become versions. Pure.
+
+BOAMP never republishes an original: a rectificatif states "section X: read NEW instead of OLD", so each one
+is applied to the previous consolidated state. eForms change notices (and BOAMP ``MODIFICATION`` records)
+restate the whole notice, so consecutive states are diffed. Awards and cancellations change the status.
+
+Input records are ``snapshot_record(snapshot)`` dicts (JSON-ready), so versions can be rebuilt from the
+database at any time, in any order of arrival: the result depends only on the set of notices.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from tracker.diff import Change, diff_states, sort_changes
+from tracker.notice import Amendment, NoticeSnapshot
+from tracker.values import from_json, same_day, to_json
+
+_KIND_RANK = {"initial": 0, "change": 1, "rectificatif": 1, "other": 2, "award": 3, "cancellation": 3}
+
+
+def snapshot_record(snap: NoticeSnapshot) -> dict[str, Any]:
+    """The JSON-ready form of a snapshot, as stored on the notice row."""
+    return {
+        "source": snap.source,
+        "notice_id": snap.notice_id,
+        "kind": snap.kind,
+        "published": snap.published.isoformat() if snap.published else None,
+        "identifiers": [list(i) for i in snap.identifiers],
+        "links": [list(i) for i in snap.links],
+        "title": snap.title,
+        "buyer": snap.buyer,
+        "description": snap.description,
+        "cpv": snap.cpv,
+        "departments": snap.departments,
+        "nuts": snap.nuts,
+        "family": snap.family,
+        "url": snap.url,
+        "fields": to_json(snap.fields),
+        "lots": to_json(snap.lots),
+        "restatement": snap.restatement,
+        "amendments": [_amendment_record(a) for a in snap.amendments],
+        "reason": snap.reason,
+        "extra": to_json(snap.extra),
+    }
+
+
+def _amendment_record(a: Amendment) -> dict[str, Any]:
+    return {
+        "field": a.field,
+        "old": to_json(a.old),
+        "new": to_json(a.new),
+        "lot": a.lot,
+        "section": a.section,
+        "evidence": a.evidence,
+    }
+
+
+def _notice_order(notice_id: str) -> tuple[int, int, str]:
+    m = re.match(r"^(\d{2})-(\d+)$", notice_id)
+    if m:
+        return int(m.group(1)), int(m.group(2)), ""
+    m = re.match(r"^(\d+)-(\d{4})$", notice_id)  # TED publication number "740039-2023"
+    if m:
+        return int(m.group(2)) % 100, int(m.group(1)), ""
+    return 0, 0, notice_id
+
+
+def order_key(rec: dict[str, Any]) -> tuple[str, int, tuple[int, int, str], str]:
+    """Publication order; an initial notice first on its day; then notice number."""
+    return (
+        rec.get("published") or "9999-12-31",
+        _KIND_RANK.get(rec.get("kind", "other"), 2),
+        _notice_order(rec["notice_id"]),
+        rec.get("source", ""),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VersionData:
+    notice_id: str
+    source: str
+    kind: str
+    published: str | None
+    state: dict[str, Any]
+    changes: list[dict[str, Any]]
+    content_hash: str
+
+
+def state_hash(state: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _restated_state(rec: dict[str, Any], prev: dict[str, Any] | None) -> dict[str, Any]:
+    fields = dict(rec.get("fields") or {})
+    if "status" not in fields:
+        fields["status"] = "open"
+    return {
+        "title": rec.get("title") or (prev or {}).get("title"),
+        "buyer": rec.get("buyer") or (prev or {}).get("buyer"),
+        "cpv": list(rec.get("cpv") or (prev or {}).get("cpv") or []),
+        "fields": fields,
+        "lots": copy.deepcopy(rec.get("lots") or {}),
+    }
+
+
+def _skeleton(rec: dict[str, Any]) -> dict[str, Any]:
+    return {"title": rec.get("title"), "buyer": rec.get("buyer"), "cpv": list(rec.get("cpv") or []), "fields": {}, "lots": {}}
+
+
+def merge_moment(prior: Any, stated_old: Any, stated_new: Any) -> Any:
+    """A rectificatif that gives only a day keeps the time the procedure already had for that moment."""
+    new, old, before = from_json(stated_new), from_json(stated_old), from_json(prior)
+    if (
+        isinstance(new, date)
+        and not isinstance(new, datetime)
+        and isinstance(before, datetime)
+        and (old is None or same_day(old, before))
+    ):
+        return to_json(datetime.combine(new, before.timetz()))
+    return stated_new
+
+
+def _apply_amendment(state: dict[str, Any], am: dict[str, Any]) -> Change | None:
+    field, lot = am["field"], am.get("lot")
+    if field == "text":
+        return Change(field="text", old=am.get("old"), new=am.get("new"), lot=lot, section=am.get("section"),
+                      evidence=am.get("evidence") or "")
+    lots = state["lots"]
+    target = lots[lot] if lot and lot in lots else state["fields"]
+    prior = target.get(field)
+    value = merge_moment(prior, am.get("old"), am["new"])
+    target[field] = value
+    old = am.get("old") if am.get("old") is not None else prior
+    if old == am["new"] and prior == value:
+        return None
+    return Change(field=field, old=old, new=am["new"], lot=lot, section=am.get("section"), evidence=am.get("evidence") or "")
+
+
+def _apply_status(state: dict[str, Any], status: str, evidence: str) -> list[Change]:
+    prior = state["fields"].get("status") or "open"
+    state["fields"]["status"] = status
+    return [] if prior == status else [Change(field="status", old=prior, new=status, evidence=evidence)]
+
+
+def _partial(rec: dict[str, Any], prev: dict[str, Any] | None) -> tuple[dict[str, Any], list[Change]]:
+    state = copy.deepcopy(prev) if prev is not None else _skeleton(rec)
+    changes: list[Change] = []
+    kind = rec.get("kind")
+    if kind == "cancellation":
+        changes += _apply_status(state, "cancelled", rec.get("reason") or "")
+    elif kind == "award":
+        changes += _apply_status(state, "awarded", (rec.get("extra") or {}).get("award_text") or "")
+    for am in rec.get("amendments") or []:
+        change = _apply_amendment(state, am)
+        if change is not None:
+            changes.append(change)
+    return state, sort_changes(changes) if kind != "rectificatif" else changes
+
+
+def consolidate(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], VersionData | None]]:
+    """Every record in publication order, with the version it makes (None: it changes nothing)."""
+    out: list[tuple[dict[str, Any], VersionData | None]] = []
+    prev: dict[str, Any] | None = None
+    for rec in sorted(records, key=order_key):
+        if rec.get("restatement", True) and rec.get("kind") not in ("award", "cancellation"):
+            state = _restated_state(rec, prev)
+            changes = [] if prev is None else diff_states(prev, state)
+        else:
+            state, changes = _partial(rec, prev)
+        if prev is not None and not changes:
+            out.append((rec, None))
+            continue
+        prev = state
+        version = VersionData(
+            notice_id=rec["notice_id"],
+            source=rec.get("source", ""),
+            kind=rec.get("kind", "other"),
+            published=rec.get("published"),
+            state=state,
+            changes=[c.as_dict() for c in changes],
+            content_hash=state_hash({"state": state, "changes": [c.as_dict() for c in changes]}),
+        )
+        out.append((rec, version))
+    return out

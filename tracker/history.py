@@ -1,0 +1,82 @@
+"""Reading a procedure's history: the JSON contract and the terminal rendering."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from tracker.models import Identifier, Notice, Procedure, Version
+from tracker.render import change_text, kind_label
+from tracker.store import normalise_key
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e]")
+
+
+def find_procedure(session: Session, ident: str) -> Procedure | None:
+    """By any identifier of any notice of the procedure: idweb, eForms notice id, procedure UUID, …"""
+    ident = ident.strip()
+    candidates = {ident, normalise_key("procedure_uuid", ident)[1]}
+    proc_id = session.execute(
+        select(Identifier.procedure_id).where(Identifier.value.in_(candidates)).limit(1)
+    ).scalar_one_or_none()
+    if proc_id is None:
+        proc_id = session.execute(
+            select(Notice.procedure_id).where(Notice.notice_id.in_(candidates)).limit(1)
+        ).scalar_one_or_none()
+    return session.get(Procedure, proc_id) if proc_id is not None else None
+
+
+def history(session: Session, procedure: Procedure, *, lang: str = "fr") -> dict[str, Any]:
+    """The history JSON of one procedure (a contract: other tools read it)."""
+    identifiers = session.execute(
+        select(Identifier.value)
+        .where(Identifier.procedure_id == procedure.id, Identifier.notice_pk.is_not(None))
+        .order_by(Identifier.id)
+    ).scalars().all()
+    rows = session.execute(
+        select(Version, Notice.notice_id, Notice.source, Notice.record)
+        .join(Notice, Notice.id == Version.notice_pk)
+        .where(Version.procedure_id == procedure.id)
+        .order_by(Version.number)
+    ).all()
+    versions = []
+    for version, notice_id, source, record in rows:
+        versions.append(
+            {
+                "n": version.number,
+                "notice_id": notice_id,
+                "source": source,
+                "kind": version.kind,
+                "published": version.published.isoformat() if version.published else None,
+                "url": record.get("url"),
+                "changes": [change | {"text": change_text(change, lang)} for change in version.changes],
+            }
+        )
+    return {
+        "procedure": {
+            "id": procedure.display_id,
+            "identifiers": list(dict.fromkeys(identifiers)),
+            "title": procedure.title,
+            "buyer": procedure.buyer,
+        },
+        "versions": versions,
+    }
+
+
+def safe(text: Any) -> str:
+    """Notice content on a terminal: no control characters, no bidi tricks."""
+    return _CONTROL.sub("", str(text)) if text is not None else ""
+
+
+def render_text(data: dict[str, Any], *, lang: str = "fr") -> str:
+    proc = data["procedure"]
+    head = f"{safe(proc['id'])}  {safe(proc['buyer'] or '?')} — {safe(proc['title'] or '?')}"
+    lines = [head]
+    for v in data["versions"]:
+        label = kind_label(v["kind"], lang)
+        lines.append(f"v{v['n']:<2} {v['published'] or '?':<10}  {label:<23} {v['source'].upper()} {safe(v['notice_id'])}")
+        lines += [f"    {safe(c['text'])}" for c in v["changes"]]
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""All database tables. The schema itself is made by the Alembic migrations in ``migrations/``.
+
+Idempotency lives here, in unique constraints: a raw document is stored once (``document.sha256``), a notice
+once per source (``notice.source, notice.notice_id``), a version once per notice (``version.notice_pk``), an
+identifier points at one procedure (``identifier.scheme, identifier.value``), a delivery is made once per
+subscriber, channel and version (``delivery.dedup_key``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _ts() -> Any:
+    return Column(DateTime(timezone=True), nullable=False)
+
+
+class Document(SQLModel, table=True):
+    """A raw document as fetched or read, kept once (zlib-compressed) so any version can be re-derived."""
+
+    __tablename__ = "document"
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)  # lookup by content on every ingest
+    source: str = Field(max_length=64)
+    locator: str
+    media_type: str = Field(max_length=80)
+    size: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    fetched_at: datetime = Field(sa_column=_ts())
+
+
+class Procedure(SQLModel, table=True):
+    """One procurement procedure, across all its notices and sources."""
+
+    __tablename__ = "procedure"
+    id: int | None = Field(default=None, primary_key=True)
+    display_id: str = Field(max_length=80)
+    title: str | None = None
+    buyer: str | None = None
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class Notice(SQLModel, table=True):
+    """One publication (a BOAMP idweb, a TED notice), parsed into a snapshot record."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        UniqueConstraint("source", "notice_id", name="uq_notice_source_notice_id"),
+        Index("ix_notice_procedure_id", "procedure_id"),  # rebuilding one procedure's versions
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    notice_id: str = Field(max_length=80)
+    kind: str = Field(max_length=20)
+    published: date | None = None
+    procedure_id: int = Field(foreign_key="procedure.id")
+    document_id: int = Field(foreign_key="document.id")
+    record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(sa_column=_ts())
+
+
+class Identifier(SQLModel, table=True):
+    """(scheme, value) -> procedure. ``notice_pk`` is null for a link to a notice not seen yet."""
+
+    __tablename__ = "identifier"
+    __table_args__ = (
+        UniqueConstraint("scheme", "value", name="uq_identifier_scheme_value"),
+        Index("ix_identifier_procedure_id", "procedure_id"),  # merging procedures, listing identifiers
+        Index("ix_identifier_value", "value"),  # `tracker history ID` without a scheme
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    scheme: str = Field(max_length=20)
+    value: str = Field(max_length=120)
+    procedure_id: int = Field(foreign_key="procedure.id")
+    notice_pk: int | None = Field(default=None, foreign_key="notice.id")
+
+
+class Version(SQLModel, table=True):
+    """Version ``number`` of a procedure: its consolidated state after one notice, and what changed."""
+
+    __tablename__ = "version"
+    __table_args__ = (
+        UniqueConstraint("notice_pk", name="uq_version_notice_pk"),
+        Index("ix_version_procedure_id_number", "procedure_id", "number"),  # history in order
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    procedure_id: int = Field(foreign_key="procedure.id")
+    notice_pk: int = Field(foreign_key="notice.id")
+    number: int
+    kind: str = Field(max_length=20)
+    published: date | None = None
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    changes: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    content_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class Quarantine(SQLModel, table=True):
+    """A record that could not be read: kept with the reason, never blocking the rest."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("sha256", name="uq_quarantine_sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64)
+    source: str = Field(max_length=64)
+    locator: str
+    reason: str
+    excerpt: str
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class SourceState(SQLModel, table=True):
+    """Per configured source: the cursor (advanced only after its documents are stored) and health."""
+
+    __tablename__ = "source_state"
+    name: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)
+    cursor: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    last_success_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_error_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    breaker: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per (subscriber, channel, version or digest); sent at most once."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_delivery_dedup_key"),
+        Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),  # the due-deliveries scan
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=200)
+    subscriber: str = Field(max_length=100)
+    channel: str = Field(max_length=64)  # sha256 prefix of the channel URL: the URL itself stays in config
+    channel_label: str  # the masked URL, for display
+    version_id: int | None = Field(default=None, foreign_key="version.id")
+    digest_key: str | None = Field(default=None, max_length=80)
+    status: str = Field(max_length=16)  # pending | sending | sent | failed | dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_error: str | None = None
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=_ts())

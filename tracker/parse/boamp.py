@@ -1,0 +1,701 @@
+"""BOAMP notices, in every shape they come in, to :class:`NoticeSnapshot`.
+
+Shapes (see ``SCHEMA_NOTES.md`` A1-A7 of the shared corpus):
+
+* OpenDataSoft Explore v2.1 records: a flat object whose ``gestion`` and ``donnees`` are JSON strings;
+  ``donnees`` is DILA's XML as JSON: v230/v240/null schemas (``IDENTITE``, ``OBJET``, ``CONDITION_DELAI``,
+  ``RECTIF`` …), 3.2.5 ``{"FNSimple": …}`` / ``{"MAPA": …}`` / ``{"EFORMS": …}``, and the 2006 v110 records;
+* DILA XML: v230 ``<ANNONCE>`` and 3.2.5 ``<jo:ann>`` (same element names, converted by ``xmltree``);
+* the retired DILA API JSON (lower-case keys, epoch-millisecond dates).
+
+The parser reads a record's own facts. A rectificatif's statements become :class:`Amendment` objects;
+applying them to the previous state is consolidation's job, not the parser's.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+from tracker.exceptions import ParseError
+from tracker.notice import DATE_FIELDS, Amendment, NoticeSnapshot
+from tracker.parse import frtext
+from tracker.parse.eforms import snapshot_from_eforms
+from tracker.values import parse_amount, parse_iso
+
+SOURCE = "boamp"
+NOTICE_URL = "https://www.boamp.fr/pages/avis/?q=idweb:{}"
+
+#: 2015+ idweb "21-6545"; 2006 legacy "BWP06184060013B". A date ("2020-12-25") must never pass.
+IDWEB_RE = re.compile(r"^(?:\d{2}-\d{1,7}|[A-Z]{3}\d{8,11}[A-Z])$")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+_URL_RE = re.compile(r"https?://[^\s<>\"')]+")
+
+
+# ------------------------------------------------------------------ small helpers
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def dig(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def text_of(value: Any) -> str | None:
+    """The text of an element: a string, or ``#text`` of an element with attributes."""
+    if isinstance(value, dict):
+        value = value.get("#text")
+    if isinstance(value, list):
+        parts = [t for t in (text_of(v) for v in value) if t]
+        return " ".join(parts) or None
+    if value is None:
+        return None
+    s = " ".join(str(value).split())
+    return s or None
+
+
+def clean_name(value: Any) -> str | None:
+    """Buyer names come double-escaped from the DILA flux (``D&amp;#039;ESCAUTPONT``)."""
+    s = text_of(value)
+    if s is None:
+        return None
+    for _ in range(2):
+        s = html.unescape(s)
+    return s
+
+
+def choice(value: Any) -> str | None:
+    """The key chosen in an XML choice element: ``{"APPEL_OFFRE": {"STANDARD": ""}}`` -> "APPEL_OFFRE"."""
+    if isinstance(value, dict):
+        keys = [k for k in value if not k.startswith("@")]
+        return keys[0] if keys else None
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def _json_field(value: Any, *, what: str) -> Any:
+    if value is None or isinstance(value, dict | list):
+        return value
+    if not isinstance(value, str):
+        raise ParseError(f"{what} is neither JSON text nor an object")
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ParseError(f"{what} is not valid JSON: {exc}") from exc
+
+
+def valid_idweb(value: Any) -> str | None:
+    s = text_of(value)
+    if s and IDWEB_RE.match(s.strip()):
+        return s.strip()
+    return None
+
+
+def _idweb_order(idweb: str) -> tuple[int, int, str]:
+    m = re.match(r"^(\d{2})-(\d+)$", idweb)
+    if m:
+        return int(m.group(1)), int(m.group(2)), ""
+    return 0, 0, idweb
+
+
+def sort_key(idweb: str) -> tuple[int, int, str]:
+    """Numeric order of idwebs: "26-9999" before "26-10000"."""
+    return _idweb_order(idweb)
+
+
+# ------------------------------------------------------------------ kinds
+
+_KIND_BY_STATUT = {"RECTIFICATIF": "rectificatif", "ANNULATION": "cancellation", "MODIFICATION": "change"}
+_KIND_BY_NATURE = {
+    "APPEL_OFFRE": "initial",
+    "RECTIFICATIF": "rectificatif",
+    "ATTRIBUTION": "award",
+    "MODIFICATION": "change",
+    "ANNULATION": "cancellation",
+}
+
+
+def notice_kind(nature: str | None, etat: str | None) -> str:
+    nature = (nature or "").upper().replace(" ", "_")
+    etat = (etat or "").upper()
+    if nature in ("ATTRIBUTION", "MODIFICATION"):
+        return _KIND_BY_NATURE[nature]
+    if etat in _KIND_BY_STATUT:
+        return _KIND_BY_STATUT[etat]
+    return _KIND_BY_NATURE.get(nature, "other")
+
+
+# ------------------------------------------------------------------ links
+
+
+def _links_from_anterieur(block: Any) -> Iterator[str]:
+    for item in as_list(block):
+        if not isinstance(item, dict):
+            continue
+        ref = item.get("REFERENCE", item)
+        for r in as_list(ref):
+            idweb = valid_idweb(dig(r, "IDWEB"))
+            if idweb:
+                yield idweb
+
+
+def _links_v110(value: Any) -> Iterator[str]:
+    """2006 ``annonces_anterieures_schema_v110``: comma-joined JSON objects, not valid JSON alone."""
+    if not isinstance(value, str) or not value.strip():
+        return
+    try:
+        items = json.loads(f"[{value}]")
+    except ValueError:
+        items = [{"IDWEB": m} for m in re.findall(r'"IDWEB"\s*:\s*"([^"]+)"', value)]
+    for item in as_list(items):
+        idweb = valid_idweb(dig(item, "IDWEB"))
+        if idweb:
+            yield idweb
+
+
+def collect_links(flat: dict[str, Any], gestion: dict[str, Any], donnees: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    found += [x for x in (valid_idweb(v) for v in as_list(flat.get("annonce_lie"))) if x]
+    try:
+        found += list(_links_from_anterieur(_json_field(flat.get("annonces_anterieures"), what="annonces_anterieures")))
+    except ParseError:
+        pass
+    found += list(_links_v110(flat.get("annonces_anterieures_schema_v110")))
+    found += list(_links_from_anterieur(dig(gestion, "MARCHE", "ANNONCE_ANTERIEUR")))
+    found += list(_links_from_anterieur(dig(gestion, "REFERENCE", "ANNONCE_ANTERIEUR")))
+    for block in ("RECTIF", "ANNULATION"):
+        found += list(_links_from_anterieur(dig(donnees, block, "ANNONCE_ANTERIEUR")))
+    for fmt in ("FNSimple", "MAPA", "DSP"):
+        part = donnees.get(fmt) if isinstance(donnees, dict) else None
+        if isinstance(part, dict):
+            for body in part.values():
+                idweb = valid_idweb(dig(body, "avisInitial", "idWeb"))
+                if idweb:
+                    found.append(idweb)
+    return list(dict.fromkeys(found))
+
+
+# ------------------------------------------------------------------ v230/v240 donnees
+
+
+def _date_field(value: Any) -> date | datetime | None:
+    s = text_of(value)
+    return parse_iso(s) if s else None
+
+
+def _duration(node: Any) -> str | None:
+    if not isinstance(node, dict):
+        return None
+    for key, unit in (("DUREE_MOIS", "M"), ("DUREE_JOURS", "D"), ("DUREE_JOUR", "D"), ("DUREE_AN", "Y")):
+        n = text_of(node.get(key))
+        if n and n.isdigit():
+            return f"P{int(n)}{unit}"
+    return None
+
+
+def _v230_fields(dn: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    delai = dn.get("CONDITION_DELAI") or {}
+    admin = dn.get("CONDITION_ADMINISTRATIVE") or {}
+    obj = dn.get("OBJET") or {}
+    ident = dn.get("IDENTITE") or {}
+    carac = obj.get("CARACTERISTIQUES") if isinstance(obj, dict) else None
+    candidates = {
+        "tender_deadline": dig(delai, "RECEPT_OFFRES"),
+        "request_deadline": dig(delai, "RECEPT_CANDIDAT"),
+        "opening_date": dig(admin, "DATE_OUVERTURE_OFFRES"),
+        "start_date": dig(obj, "DUREE_DELAI", "DATE_DEBUT"),
+        "end_date": dig(obj, "DUREE_DELAI", "DATE_FIN"),
+    }
+    for name, raw in candidates.items():
+        value = _date_field(raw)
+        if value is not None:
+            fields[name] = value
+    duration = _duration(dig(obj, "DUREE_DELAI")) or _duration(dig(obj, "ACCORD_CADRE"))
+    if duration:
+        fields["duration"] = duration
+    for name, raw in (
+        ("estimated_value", dig(carac, "VALEUR_TOTALE") or dig(carac, "VALEUR")),
+        ("max_value", dig(carac, "VALEUR_MAX")),
+    ):
+        amount = parse_amount(text_of(raw))
+        if amount is not None:
+            fields[name] = amount
+    for name, key in (("documents_url", "URL_DOCUMENT"), ("submission_url", "URL_PARTICIPATION")):
+        url = text_of(dig(ident, key))
+        if url:
+            fields[name] = url
+    return fields
+
+
+def _v230_lots(dn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    lots: dict[str, dict[str, Any]] = {}
+    entries = as_list(dig(dn, "OBJET", "LOTS", "LOT"))
+    if len(entries) < 2 and dig(dn, "OBJET", "DIV_EN_LOTS", "NON") is not None:
+        return lots  # a single undivided contract: its facts are the procedure's
+    for i, lot in enumerate(entries, start=1):
+        if not isinstance(lot, dict):
+            continue
+        key = text_of(lot.get("NUM")) or str(i)
+        data: dict[str, Any] = {}
+        title = text_of(lot.get("INTITULE")) or text_of(lot.get("DESCRIPTION"))
+        if title:
+            data["title"] = title[:300]
+        duration = _duration(lot)
+        if duration:
+            data["duration"] = duration
+        for name, raw in (("start_date", lot.get("DATE_DEBUT")), ("end_date", lot.get("DATE_FIN"))):
+            value = _date_field(raw)
+            if value is not None:
+                data[name] = value
+        amount = parse_amount(text_of(lot.get("VALEUR")))
+        if amount is not None:
+            data["estimated_value"] = amount
+        lots[key] = data
+    return lots
+
+
+def _v230_cpv(dn: dict[str, Any]) -> list[str]:
+    codes = [text_of(c.get("PRINCIPAL")) for c in as_list(dig(dn, "OBJET", "CPV")) if isinstance(c, dict)]
+    for lot in as_list(dig(dn, "OBJET", "LOTS", "LOT")):
+        if isinstance(lot, dict):
+            codes += [text_of(c.get("PRINCIPAL")) for c in as_list(lot.get("CPV")) if isinstance(c, dict)]
+    return list(dict.fromkeys(c for c in codes if c))
+
+
+def _v230_nuts(dn: dict[str, Any]) -> list[str]:
+    codes = [text_of(dig(dn, "IDENTITE", "ADJUDICATEUR_NUTS"))]
+    for lot in as_list(dig(dn, "OBJET", "LOTS", "LOT")):
+        if isinstance(lot, dict):
+            codes += [text_of(c) for c in as_list(lot.get("CODE_NUTS"))]
+    return list(dict.fromkeys(c for c in codes if c))
+
+
+# ------------------------------------------------------------------ rectificatifs (v230 RECTIF)
+
+
+def _modification_amendments(mod: dict[str, Any]) -> list[Amendment]:
+    rub = text_of(mod.get("RUB_INIT"))
+    mention = text_of(mod.get("APRES_MENTION"))
+    lot = text_of(mod.get("LOT"))
+    if mention and rub and mention.startswith(rub.rstrip(").")):
+        section: str | None = mention
+    elif mention and rub:
+        section = f"{rub} {mention}"
+    else:
+        section = mention or rub
+    field = frtext.field_for_label(mention) or frtext.field_for_label(rub)
+    date_block = mod.get("DATE")
+    if isinstance(date_block, dict):
+        old_text, new_text = text_of(date_block.get("INIT")), text_of(date_block.get("LIRE"))
+    elif isinstance(mod.get("TEXTE"), dict):
+        old_text, new_text = text_of(dig(mod, "TEXTE", "INIT")), text_of(dig(mod, "TEXTE", "LIRE"))
+    else:
+        old_text, new_text = text_of(mod.get("TXT_INIT")), text_of(mod.get("LIRE"))
+    evidence = f"{section or ''} : {old_text or ''} → {new_text or ''}".strip(" :")
+    typed = _typed_statement(field, old_text, new_text, lot=lot, section=section, evidence=evidence)
+    if typed:
+        return [typed]
+    if not old_text and not new_text:
+        return []
+    return [Amendment(field="text", old=old_text, new=new_text, lot=lot, section=section, evidence=evidence)]
+
+
+def _typed_statement(
+    field: str | None, old_text: str | None, new_text: str | None, *, lot: str | None, section: str | None, evidence: str
+) -> Amendment | None:
+    if field is None or not new_text:
+        return None
+    if field in DATE_FIELDS:
+        new = frtext.parse_moment(new_text)
+        if new is None:
+            return None
+        old = frtext.parse_moment(old_text) if old_text else None
+        return Amendment(field=field, old=old, new=new, lot=lot, section=section, evidence=evidence)
+    if field in ("documents_url", "submission_url"):
+        new_url = _URL_RE.search(new_text)
+        old_url = _URL_RE.search(old_text or "")
+        if new_url and (not old_url or old_url.group(0) != new_url.group(0)):
+            return Amendment(
+                field=field,
+                old=old_url.group(0) if old_url else None,
+                new=new_url.group(0),
+                lot=lot,
+                section=section,
+                evidence=evidence,
+            )
+    if field in ("estimated_value", "max_value"):
+        new_amount = parse_amount(re.sub(r"[^\d,.]", "", new_text))
+        if new_amount is not None:
+            old_amount = parse_amount(re.sub(r"[^\d,.]", "", old_text or "")) if old_text else None
+            return Amendment(field=field, old=old_amount, new=new_amount, lot=lot, section=section, evidence=evidence)
+    return None
+
+
+def free_text_amendments(text: str | None, *, section: str, lot: str | None = None) -> list[Amendment]:
+    """Typed amendments found in a free text, and the rest of the text kept as a text change."""
+    if not text:
+        return []
+    typed = frtext.interpret(text, lot=lot, section=section)
+    rest = text
+    for amendment in typed:
+        rest = rest.replace(amendment.evidence, " ") if amendment.evidence else rest
+    rest = " ".join(rest.split())
+    out = list(typed)
+    if not typed or len(re.sub(r"\W", "", rest)) > 20:
+        out.append(Amendment(field="text", old=None, new=rest if typed else text, lot=lot, section=section, evidence=text))
+    return out
+
+
+def rectif_amendments(dn: dict[str, Any]) -> list[Amendment]:
+    rectif = dn.get("RECTIF")
+    if not isinstance(rectif, dict):
+        return []
+    out: list[Amendment] = []
+    for mod in as_list(rectif.get("MODIFICATION")):
+        if isinstance(mod, dict):
+            out += _modification_amendments(mod)
+    for key in ("INFO_COMPLEMENTAIRE", "AJOUT", "SUPPRESSION"):
+        out += free_text_amendments(text_of(rectif.get(key)), section=_SECTION_LABELS.get(key, key))
+    return out
+
+
+_SECTION_LABELS = {
+    "INFO_COMPLEMENTAIRE": "Informations complémentaires",
+    "AJOUT": "Ajout",
+    "SUPPRESSION": "Suppression",
+    "ajouter": "Informations rectificatives (ajout)",
+    "supprimer": "Informations rectificatives (suppression)",
+}
+
+
+# ------------------------------------------------------------------ 3.2.5 FNSimple / MAPA / DSP
+
+
+def _fns_fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    deadline = _date_field(dig(body, "procedure", "dateReceptionOffres"))
+    if deadline is not None:
+        fields["tender_deadline"] = deadline
+    request = _date_field(dig(body, "procedure", "dateReceptionCandidatures"))
+    if request is not None:
+        fields["request_deadline"] = request
+    months = text_of(dig(body, "natureMarche", "dureeMois"))
+    if months and months.isdigit():
+        fields["duration"] = f"P{int(months)}M"
+    amount = parse_amount(text_of(dig(body, "natureMarche", "valeurEstimee", "valeur")))
+    if amount is not None:
+        fields["estimated_value"] = amount
+    for name, key in (("documents_url", "urlDocConsul"), ("submission_url", "urlProfilAch")):
+        url = text_of(dig(body, "communication", key))
+        if url:
+            fields[name] = url
+    return fields
+
+
+def _fns_lots(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    lots: dict[str, dict[str, Any]] = {}
+    for i, lot in enumerate(as_list(dig(body, "lots", "lot")), start=1):
+        if not isinstance(lot, dict):
+            continue
+        key = text_of(lot.get("numero")) or text_of(lot.get("numLot")) or str(i)
+        data: dict[str, Any] = {}
+        title = text_of(lot.get("intitule")) or text_of(lot.get("description"))
+        if title:
+            data["title"] = title[:300]
+        amount = parse_amount(text_of(dig(lot, "estimationValeur", "valeur")) or text_of(lot.get("estimationValeur")))
+        if amount is not None:
+            data["estimated_value"] = amount
+        lots[key] = data
+    return lots
+
+
+def _rectif_325_amendments(body: dict[str, Any]) -> list[Amendment]:
+    out: list[Amendment] = []
+    infos = body.get("infosRectif")
+    for key, value in (infos.items() if isinstance(infos, dict) else []):
+        for text in as_list(value):
+            out += free_text_amendments(text_of(text), section=_SECTION_LABELS.get(key, key))
+    for key, value in body.items():
+        if key.lower().startswith("lire") and key != "infosRectif":
+            new = text_of(value)
+            moment = frtext.parse_moment(new) if new else None
+            field = frtext.field_for_label(key[4:]) or "tender_deadline"
+            if moment is not None and field in DATE_FIELDS:
+                out.append(Amendment(field=field, new=moment, section=key, evidence=f"{key} : {new}"))
+    return out
+
+
+def _snapshot_325(kind_body: str, body: dict[str, Any], org: dict[str, Any], snap: NoticeSnapshot) -> None:
+    snap.buyer = snap.buyer or clean_name(org.get("nomOfficiel")) or clean_name(org.get("acheteurPublic"))
+    nature = body.get("natureMarche") or body.get("description") or {}
+    snap.title = text_of(dig(nature, "intitule")) or text_of(dig(nature, "objet")) or snap.title
+    snap.description = text_of(dig(nature, "description")) or snap.description
+    cpv = text_of(dig(nature, "codeCPV", "objetPrincipal", "classPrincipale"))
+    if cpv:
+        snap.cpv = [cpv, *[c for c in snap.cpv if c != cpv]]
+    if kind_body == "rectificatif":
+        snap.restatement = False
+        snap.amendments = _rectif_325_amendments(body)
+    elif kind_body == "initial":
+        snap.fields.update(_fns_fields(body))
+        snap.lots = _fns_lots(body)
+        ref = text_of(dig(body, "communication", "identifiantInterne"))
+        if ref:
+            snap.extra["buyer_ref"] = ref
+    elif kind_body == "attribution":
+        snap.extra["award_text"] = text_of(body.get("attributionMarche"))
+
+
+def _apply_325(donnees: dict[str, Any], snap: NoticeSnapshot) -> bool:
+    for fmt in ("FNSimple", "MAPA", "DSP"):
+        part = donnees.get(fmt)
+        if not isinstance(part, dict):
+            continue
+        org = part.get("organisme") if isinstance(part.get("organisme"), dict) else {}
+        for kind_body, body in part.items():
+            if kind_body != "organisme" and isinstance(body, dict):
+                _snapshot_325(kind_body, body, org, snap)
+        snap.extra["format"] = fmt
+        return True
+    return False
+
+
+def _apply_eforms(donnees: dict[str, Any], snap: NoticeSnapshot) -> bool:
+    eforms = donnees.get("EFORMS")
+    if not isinstance(eforms, dict):
+        return False
+    for root_name, tree in eforms.items():
+        if not isinstance(tree, dict):
+            continue
+        ef = snapshot_from_eforms(root_name, tree, source=SOURCE, notice_id=snap.notice_id, published=snap.published)
+        snap.identifiers += [i for i in ef.identifiers if i[0] != "ted_pub"]
+        snap.links += ef.links
+        snap.title = ef.title or snap.title
+        snap.buyer = ef.buyer or snap.buyer
+        snap.description = ef.description or snap.description
+        snap.cpv = list(dict.fromkeys([*ef.cpv, *snap.cpv]))
+        snap.nuts = list(dict.fromkeys([*ef.nuts, *snap.nuts]))
+        snap.fields.update(ef.fields)
+        snap.lots = ef.lots
+        snap.reason = ef.reason
+        snap.extra.update(ef.extra)
+        snap.extra["format"] = "EFORMS"
+        if ef.kind in ("change", "cancellation"):
+            snap.kind = ef.kind
+        return True
+    return False
+
+
+# ------------------------------------------------------------------ 2006 v110
+
+
+def _apply_v110(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
+    snap.buyer = snap.buyer or clean_name(dig(donnees, "IDENT", "NOM"))
+    snap.extra["format"] = "v110"
+    snap.extra["unmapped"] = True  # identity, dates and raw data kept; fields not mapped
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def _common(idweb: str, flat: dict[str, Any], gestion: dict[str, Any], donnees: dict[str, Any]) -> NoticeSnapshot:
+    ref = gestion.get("REFERENCE") if isinstance(gestion.get("REFERENCE"), dict) else {}
+    type_avis = ref.get("TYPE_AVIS") if isinstance(ref.get("TYPE_AVIS"), dict) else {}
+    nature = flat.get("nature") or choice(type_avis.get("NATURE"))
+    etat = flat.get("etat") or choice(type_avis.get("STATUT"))
+    indexation = gestion.get("INDEXATION") if isinstance(gestion.get("INDEXATION"), dict) else {}
+    published = _published(flat.get("dateparution") or text_of(indexation.get("DATE_PUBLICATION")))
+    snap = NoticeSnapshot(
+        source=SOURCE,
+        notice_id=idweb,
+        kind=notice_kind(nature, etat),
+        published=published,
+        identifiers=[("idweb", idweb)],
+        url=text_of(flat.get("url_avis")) or NOTICE_URL.format(idweb),
+        family=text_of(flat.get("famille")) or choice(type_avis.get("FAMILLE")),
+    )
+    snap.links = [("idweb", x) for x in collect_links(flat, gestion, donnees) if x != idweb]
+    cfid = text_of(flat.get("contractfolderid"))
+    if cfid and UUID_RE.match(cfid):
+        snap.identifiers.append(("procedure_uuid", cfid.lower()))
+    snap.title = text_of(flat.get("objet")) or text_of(indexation.get("RESUME_OBJET"))
+    snap.buyer = clean_name(flat.get("nomacheteur")) or clean_name(indexation.get("NOMORGANISME"))
+    depts = as_list(flat.get("code_departement")) or as_list(indexation.get("DEP_PUBLICATION"))
+    snap.departments = [d for d in (text_of(x) for x in depts) if d]
+    snap.extra["nature"] = nature
+    snap.extra["etat"] = etat
+    return snap
+
+
+def _published(value: Any) -> date | None:
+    s = text_of(value)
+    if not s:
+        return None
+    m = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})", s)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
+    snap.title = text_of(dig(donnees, "OBJET", "TITRE_MARCHE")) or snap.title
+    snap.description = text_of(dig(donnees, "OBJET", "OBJET_COMPLET"))
+    snap.buyer = clean_name(dig(donnees, "IDENTITE", "DENOMINATION")) or snap.buyer
+    snap.cpv = _v230_cpv(donnees)
+    snap.nuts = _v230_nuts(donnees)
+    ref = text_of(dig(donnees, "OBJET", "REF_MARCHE")) or text_of(dig(donnees, "CONDITION_ADMINISTRATIVE", "REFERENCE_MARCHE"))
+    if ref:
+        snap.extra["buyer_ref"] = ref
+    if snap.kind == "rectificatif" or isinstance(donnees.get("RECTIF"), dict):
+        snap.restatement = False
+        snap.amendments = rectif_amendments(donnees)
+        if snap.kind == "initial":
+            snap.kind = "rectificatif"
+        return
+    if snap.kind == "cancellation":
+        snap.restatement = False
+        snap.reason = text_of(dig(donnees, "ANNULATION", "MOTIF"))
+        return
+    snap.fields.update(_v230_fields(donnees))
+    snap.lots = _v230_lots(donnees)
+
+
+def snapshot_from_parts(
+    flat: dict[str, Any], gestion: Any, donnees: Any, *, idweb: str | None = None
+) -> NoticeSnapshot:
+    """Build a snapshot from a record's flat fields and its ``gestion``/``donnees`` trees."""
+    gestion = gestion if isinstance(gestion, dict) else {}
+    donnees = donnees if isinstance(donnees, dict) else {}
+    idweb = idweb or valid_idweb(flat.get("idweb")) or valid_idweb(dig(gestion, "REFERENCE", "IDWEB"))
+    if not idweb:
+        raise ParseError(f"no valid idweb (got {flat.get('idweb') or dig(gestion, 'REFERENCE', 'IDWEB')!r})")
+    snap = _common(idweb, flat, gestion, donnees)
+    schema = str(flat.get("source_schema") or dig(gestion, "INDEXATION", "SCHEMA") or "")
+    if _apply_eforms(donnees, snap) or _apply_325(donnees, snap):
+        pass
+    elif "v110" in schema or "NOJO" in gestion:
+        _apply_v110(donnees, snap)
+    else:
+        _apply_v230(donnees, snap)
+    if snap.kind == "award":
+        snap.restatement = False
+    if snap.kind == "rectificatif":
+        snap.restatement = False
+    return snap
+
+
+def parse_ods_record(record: dict[str, Any]) -> NoticeSnapshot:
+    """One OpenDataSoft v2.1 record (flat object, ``gestion``/``donnees`` as JSON strings)."""
+    if not isinstance(record, dict):
+        raise ParseError("record is not a JSON object")
+    gestion = _json_field(record.get("gestion"), what="gestion")
+    donnees = _json_field(record.get("donnees"), what="donnees")
+    return snapshot_from_parts(record, gestion, donnees)
+
+
+def parse_dila_xml(root_name: str, tree: Any) -> NoticeSnapshot:
+    """DILA XML converted by ``xmltree``: v230 ``ANNONCE`` or 3.2.5 ``jo:ann``."""
+    if not isinstance(tree, dict):
+        raise ParseError(f"<{root_name}> has no content")
+    gestion, donnees = tree.get("GESTION"), tree.get("DONNEES")
+    if not isinstance(gestion, dict):
+        raise ParseError(f"<{root_name}> has no GESTION block")
+    return snapshot_from_parts({}, gestion, donnees)
+
+
+# ------------------------------------------------------------------ retired DILA API JSON
+
+_LEGACY_KEYS = {
+    "reference": "REFERENCE",
+    "idweb": "IDWEB",
+    "typeavis": "TYPE_AVIS",
+    "nature": "NATURE",
+    "statut": "STATUT",
+    "famille": "FAMILLE",
+    "indexation": "INDEXATION",
+    "datepublication": "DATE_PUBLICATION",
+    "deppublication": "DEP_PUBLICATION",
+    "resumeobjet": "RESUME_OBJET",
+    "identite": "IDENTITE",
+    "denomination": "DENOMINATION",
+    "objet": "OBJET",
+    "titremarche": "TITRE_MARCHE",
+    "objetcomplet": "OBJET_COMPLET",
+    "conditiondelai": "CONDITION_DELAI",
+    "receptoffres": "RECEPT_OFFRES",
+    "receptcandidat": "RECEPT_CANDIDAT",
+    "conditionadministrative": "CONDITION_ADMINISTRATIVE",
+    "dateouvertureoffres": "DATE_OUVERTURE_OFFRES",
+    "rectif": "RECTIF",
+    "modification": "MODIFICATION",
+    "rubinit": "RUB_INIT",
+    "apresmention": "APRES_MENTION",
+    "txtinit": "TXT_INIT",
+    "lire": "LIRE",
+    "init": "INIT",
+    "texte": "TEXTE",
+    "date": "DATE",
+    "infocomplementaire": "INFO_COMPLEMENTAIRE",
+    "marche": "MARCHE",
+    "annonceanterieur": "ANNONCE_ANTERIEUR",
+    "cpv": "CPV",
+    "principal": "PRINCIPAL",
+    "urldocument": "URL_DOCUMENT",
+    "urlparticipation": "URL_PARTICIPATION",
+    "adjudicateurnuts": "ADJUDICATEUR_NUTS",
+    "annulation": "ANNULATION",
+    "motif": "MOTIF",
+}
+
+
+def _legacy_value(key: str, value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("<?xml"):
+        return ""  # an empty XML element rendered as an XML string: a chosen option
+    if isinstance(value, int) and not isinstance(value, bool) and key.startswith("date") or key == "receptoffres":
+        if isinstance(value, int) and value > 10**11:
+            return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+    return value
+
+
+def _legacy_tree(obj: Any, key: str = "") -> Any:
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if v is None:
+                continue
+            out[_LEGACY_KEYS.get(k, k.upper())] = _legacy_tree(v, k)
+        return out
+    if isinstance(obj, list):
+        items = [_legacy_tree(v, key) for v in obj]
+        return items[0] if len(items) == 1 and key not in ("descripteur", "cpv") else items
+    return _legacy_value(key, obj)
+
+
+def parse_dila_api_json(obj: dict[str, Any]) -> NoticeSnapshot:
+    """The retired DILA API (``api-boamp/annonces/v230/{id}``): lower-case keys, epoch-ms dates.
+
+    Epoch dates are instants; they are kept in UTC (the API gives no wall time).
+    """
+    gestion = _legacy_tree(obj.get("gestion") or {})
+    donnees = _legacy_tree(obj.get("donnees") or {})
+    if isinstance(donnees.get("OBJET"), list):
+        donnees["OBJET"] = donnees["OBJET"][0] if donnees["OBJET"] else {}
+    return snapshot_from_parts({}, gestion, donnees)

@@ -1,0 +1,491 @@
+"""eForms notice (as a dict tree) to :class:`~tracker.notice.NoticeSnapshot`.
+
+Input is the dict shape of :func:`tracker.parse.xmltree.xml_to_dict`, which is also the shape of BOAMP's
+OpenDataSoft ``donnees["EFORMS"]`` records: prefixed keys (``cbc:ID``), ``@attr`` and ``#text`` keys, a
+repeated element as a list and a single one as a value. Pure: no I/O, the input is never mutated, a
+missing or oddly shaped element is skipped, never fatal.
+
+Business terms mapped (eForms BT → snapshot):
+
+* BT-701 notice identifier ``cbc:ID[@schemeName='notice-id']`` → identifier ``notice_id``
+* BT-04 procedure identifier ``cbc:ContractFolderID`` → identifier ``procedure_uuid``
+* BT-22 procedure internal identifier ``cac:ProcurementProject/cbc:ID`` → identifier ``buyer_ref``
+* OPP-010 ``efac:Publication/efbc:NoticePublicationID`` → identifier ``ted_pub`` (unpadded ``740039-2023``)
+* OPP-012 ``efac:Publication/efbc:PublicationDate``, else BT-05 ``cbc:IssueDate`` → ``published``
+* BT-757 ``cbc:VersionID``, notice subtype ``efac:NoticeSubType/cbc:SubTypeCode`` → ``extra``
+* BT-758 ``efac:Changes/efbc:ChangedNoticeIdentifier`` and BT-1501(n)
+  ``efac:ContractModification/efbc:ChangedNoticeIdentifier`` → ``links`` (``notice_id`` or ``ted_pub``)
+* BT-140 change reason code, BT-762 change reason text → ``kind``, ``reason``, ``extra["reason_code"]``
+* BT-13716 changed section + BT-141 change description → ``extra["change_descriptions"]``
+* BT-718 / BT-719 procurement documents changed / date → ``extra["documents_changed"|"documents_change_date"]``
+* BT-21 title, BT-24 description (procedure ``cac:ProcurementProject``) → ``title``, ``description``
+* buyer organisation (``cac:ContractingParty`` → ``efac:Organizations``) name → ``buyer``
+* BT-262 main CPV (procedure and lots) → ``cpv``; BT-5071 place NUTS (procedure, lots, buyer) → ``nuts``
+* per lot (``cac:ProcurementProjectLot[cbc:ID/@schemeName='Lot']``): BT-21 title, BT-131 tender deadline,
+  BT-1311 request deadline, BT-13 questions deadline, BT-132 opening date, BT-536/BT-537 start/end dates,
+  BT-36 duration, BT-27 estimated value, BT-271 framework maximum value, BT-15 documents URL, BT-18
+  submission URL
+* procedure: BT-27 / BT-271 procedure values, and the derived ``status``
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any, Final
+
+from tracker.exceptions import ParseError
+from tracker.notice import NoticeSnapshot
+from tracker.values import combine_date_time, parse_amount, parse_iso
+
+_EXT_PATH: Final = ("ext:UBLExtensions", "ext:UBLExtension", "ext:ExtensionContent", "efext:EformsExtension")
+_UUID_VERSION = re.compile(
+    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:-\d{2})?$"
+)
+_PUBLICATION_NUMBER = re.compile(r"^0*(\d{1,8})-(\d{4})$")
+_LOT_ID = re.compile(r"^LOT-\d+$")
+_DURATION_UNITS: Final = {"MONTH": "M", "DAY": "D", "YEAR": "Y", "WEEK": "W"}
+_CANCEL_CODES: Final = frozenset({"cancel", "cancel-intent"})
+_AWARD_SUBTYPES: Final = range(29, 38)
+_MODIFICATION_SUBTYPES: Final = range(38, 41)
+_PREFERRED_LANGUAGE: Final = "FRA"
+
+
+# ---------------------------------------------------------------- generic tree access
+
+
+def as_list(value: Any) -> list[Any]:
+    """A repeated element is a list, a single one is not: always get a list (never the input's own)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return list(value)
+    return [value]
+
+
+def _path(nodes: Any, *keys: str) -> list[Any]:
+    """Every value reached by following ``keys`` from ``nodes``, lists flattened at each step (XPath-like)."""
+    current = as_list(nodes)
+    for key in keys:
+        found: list[Any] = []
+        for node in current:
+            if isinstance(node, dict):
+                found.extend(as_list(node.get(key)))
+        current = found
+    return current
+
+
+def _text(value: Any) -> str | None:
+    """The text of an element: a plain string, a ``#text``, or a scalar; None when empty or not text."""
+    if isinstance(value, dict):
+        value = value.get("#text")
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | str):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _attr(value: Any, name: str) -> str | None:
+    if isinstance(value, dict):
+        attr = value.get(f"@{name}")
+        if isinstance(attr, str):
+            return attr.strip()
+    return None
+
+
+def _first_text(nodes: Any, *keys: str) -> str | None:
+    for value in _path(nodes, *keys):
+        text = _text(value)
+        if text is not None:
+            return text
+    return None
+
+
+def _all_texts(nodes: Any, *keys: str) -> list[str]:
+    return [t for t in (_text(v) for v in _path(nodes, *keys)) if t is not None]
+
+
+def _ml_text(nodes: Any, *keys: str) -> str | None:
+    """A multilingual text: the French version when there is one, else the first non-empty one."""
+    values = [v for v in _path(nodes, *keys) if _text(v) is not None]
+    for value in values:
+        if (_attr(value, "languageID") or "").upper() == _PREFERRED_LANGUAGE:
+            return _text(value)
+    return _text(values[0]) if values else None
+
+
+def _find_local(node: Any, local_name: str) -> list[Any]:
+    """Values of every key whose local name (after the prefix) is ``local_name``, anywhere below ``node``."""
+    found: list[Any] = []
+    stack = as_list(node)
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(reversed(current))
+        elif isinstance(current, dict):
+            for key, value in current.items():
+                name = str(key)
+                if name.rsplit(":", 1)[-1] == local_name:
+                    found.extend(as_list(value))
+                elif not name.startswith("@"):
+                    stack.append(value)
+    return found
+
+
+def _dedupe(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+# ---------------------------------------------------------------- identifiers and links
+
+
+def unpad_publication_number(value: str) -> str | None:
+    """``00740039-2023`` → ``740039-2023``; None when it is not a publication number."""
+    m = _PUBLICATION_NUMBER.match(value.strip())
+    if not m:
+        return None
+    return f"{int(m.group(1))}-{m.group(2)}"
+
+
+def _link_for(reference: str) -> tuple[str, str] | None:
+    """BT-758 / BT-1501: ``UUID-vv`` → notice UUID; ``NNNNNNNN-YYYY`` → TED publication number."""
+    m = _UUID_VERSION.match(reference.strip())
+    if m:
+        return ("notice_id", m.group(1))
+    pub = unpad_publication_number(reference)
+    return ("ted_pub", pub) if pub else None
+
+
+def _notice_uuid(tree: dict[str, Any]) -> str | None:
+    ids = _path(tree, "cbc:ID")
+    for value in ids:
+        if _attr(value, "schemeName") == "notice-id" and _text(value):
+            return _text(value)
+    # no schemeName at all: a lone root cbc:ID holding a UUID is the notice identifier
+    if len(ids) == 1 and _attr(ids[0], "schemeName") is None:
+        m = _UUID_VERSION.match(_text(ids[0]) or "")
+        return m.group(1) if m else None
+    return None
+
+
+def _ted_pub(ext: list[Any]) -> str | None:
+    raw = _first_text(ext, "efac:Publication", "efbc:NoticePublicationID")
+    return unpad_publication_number(raw) if raw else None
+
+
+def _identifiers(tree: dict[str, Any], uuid: str | None, ted_pub: str | None) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str | None]] = [
+        ("notice_id", uuid),
+        ("procedure_uuid", _first_text(tree, "cbc:ContractFolderID")),
+        ("ted_pub", ted_pub),
+        ("buyer_ref", _first_text(tree, "cac:ProcurementProject", "cbc:ID")),
+    ]
+    return list(dict.fromkeys((scheme, value) for scheme, value in pairs if value))
+
+
+def _links(ext: list[Any]) -> list[tuple[str, str]]:
+    references = _all_texts(ext, "efac:Changes", "efbc:ChangedNoticeIdentifier")
+    references += _all_texts(ext, "efac:ContractModification", "efbc:ChangedNoticeIdentifier")
+    links = [link for link in (_link_for(ref) for ref in references) if link]
+    return list(dict.fromkeys(links))
+
+
+# ---------------------------------------------------------------- kind, dates, parties
+
+
+def _local(name: str) -> str:
+    return name.rsplit(":", 1)[-1].strip()
+
+
+def _subtype_number(subtype: str | None) -> int | None:
+    return int(subtype) if subtype and subtype.isdigit() else None
+
+
+def _is_award_notice(root: str, subtype: str | None) -> bool:
+    number = _subtype_number(subtype)
+    if number is not None:
+        return number in _AWARD_SUBTYPES or number in _MODIFICATION_SUBTYPES
+    return root == "ContractAwardNotice"
+
+
+def _kind(root: str, ext: list[Any], subtype: str | None) -> str:
+    changes = _path(ext, "efac:Changes")
+    if changes:
+        codes = {code.lower() for code in _all_texts(changes, "efac:ChangeReason", "cbc:ReasonCode")}
+        return "cancellation" if codes & _CANCEL_CODES else "change"
+    number = _subtype_number(subtype)
+    if _path(ext, "efac:ContractModification") or (number is not None and number in _MODIFICATION_SUBTYPES):
+        return "other"
+    if root == "ContractAwardNotice" or (number is not None and number in _AWARD_SUBTYPES):
+        return "award"
+    if root in {"ContractNotice", "PriorInformationNotice"}:
+        return "initial"
+    return "other"
+
+
+def _status(kind: str, root: str, subtype: str | None) -> str:
+    """Cancelled, else awarded for any award-type notice (a change to a CAN, a can-modif too), else open."""
+    if kind == "cancellation":
+        return "cancelled"
+    if kind == "award" or _is_award_notice(root, subtype):
+        return "awarded"
+    return "open"
+
+
+def _as_date(value: date | datetime | None) -> date | None:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _published(tree: dict[str, Any], ext: list[Any]) -> date | None:
+    for raw in (
+        _first_text(ext, "efac:Publication", "efbc:PublicationDate"),
+        _first_text(tree, "cbc:IssueDate"),
+    ):
+        parsed = _as_date(parse_iso(raw)) if raw else None
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _companies(ext: list[Any]) -> list[dict[str, Any]]:
+    companies = _path(ext, "efac:Organizations", "efac:Organization", "efac:Company")
+    return [c for c in companies if isinstance(c, dict)]
+
+
+def _buyer_companies(tree: dict[str, Any], ext: list[Any]) -> list[dict[str, Any]]:
+    """The organisations the contracting parties reference, in order; else the first organisation."""
+    companies = _companies(ext)
+    by_id: dict[str, dict[str, Any]] = {}
+    for company in companies:
+        for org_id in _all_texts(company, "cac:PartyIdentification", "cbc:ID"):
+            by_id.setdefault(org_id, company)
+    refs = _all_texts(tree, "cac:ContractingParty", "cac:Party", "cac:PartyIdentification", "cbc:ID")
+    buyers = [by_id[ref] for ref in _dedupe(refs) if ref in by_id]
+    return buyers or companies[:1]
+
+
+def _buyer_name(buyers: list[dict[str, Any]]) -> str | None:
+    for company in buyers:
+        name = _ml_text(company, "cac:PartyName", "cbc:Name")
+        if name:
+            return name
+    return None
+
+
+# ---------------------------------------------------------------- change section (BG-9)
+
+
+def _change_entry(change: Any) -> dict[str, str]:
+    section = _first_text(change, "efac:ChangedSection", "efbc:ChangedSectionIdentifier") or _first_text(
+        change, "efbc:ChangedSectionIdentifier"
+    )
+    text = _ml_text(change, "efbc:ChangeDescription")
+    entry = {"section": section, "text": text}
+    return {key: value for key, value in entry.items() if value}
+
+
+def _documents_changed(changes: list[Any]) -> bool | None:
+    flags = [t.lower() for t in _all_texts(changes, "efac:Change", "efbc:ProcurementDocumentsChangeIndicator")]
+    flags = [f for f in flags if f in {"true", "false"}]
+    return "true" in flags if flags else None
+
+
+def _documents_change_date(changes: list[Any]) -> str | None:
+    for raw in _all_texts(changes, "efac:Change", "efbc:ProcurementDocumentsChangeDate"):
+        parsed = parse_iso(raw)
+        if parsed is not None:
+            return parsed.isoformat()
+    return None
+
+
+def _extra(tree: dict[str, Any], ext: list[Any], subtype: str | None) -> dict[str, Any]:
+    changes = _path(ext, "efac:Changes")
+    descriptions = [entry for entry in map(_change_entry, _path(changes, "efac:Change")) if entry]
+    extra: dict[str, Any] = {
+        "reason_code": _first_text(changes, "efac:ChangeReason", "cbc:ReasonCode"),
+        "change_descriptions": descriptions,
+        "notice_version": _first_text(tree, "cbc:VersionID"),
+        "subtype": subtype,
+        "notice_type": _first_text(tree, "cbc:NoticeTypeCode"),
+        "documents_changed": _documents_changed(changes),
+        "documents_change_date": _documents_change_date(changes),
+    }
+    return {key: value for key, value in extra.items() if value is not None and value != []}
+
+
+# ---------------------------------------------------------------- typed fields
+
+
+def _moment(period: list[Any], date_key: str, time_key: str) -> date | datetime | None:
+    for node in period:
+        day = _first_text(node, date_key)
+        if day:
+            return combine_date_time(day, _first_text(node, time_key))
+    return None
+
+
+def _duration(project: list[Any]) -> str | None:
+    for measure in _path(project, "cac:PlannedPeriod", "cbc:DurationMeasure"):
+        unit = _DURATION_UNITS.get((_attr(measure, "unitCode") or "").upper())
+        amount = parse_amount(_text(measure))
+        if unit and amount is not None and amount > 0 and amount == amount.to_integral_value():
+            return f"P{int(amount)}{unit}"
+    return None
+
+
+def _amount(nodes: list[Any]) -> Any:
+    for node in nodes:
+        amount = parse_amount(_text(node))
+        if amount is not None:
+            return amount
+    return None
+
+
+def _project_values(project: list[Any]) -> dict[str, Any]:
+    """BT-27 and BT-271 of a ``cac:ProcurementProject`` (procedure or lot)."""
+    totals = _path(project, "cac:RequestedTenderTotal")
+    return {
+        "estimated_value": _amount(_path(totals, "cbc:EstimatedOverallContractAmount")),
+        "max_value": _amount(_find_local(totals, "FrameworkMaximumAmount")),
+    }
+
+
+def _process_dates(process: list[Any]) -> dict[str, Any]:
+    """BT-131, BT-1311, BT-13, BT-132 of a lot's ``cac:TenderingProcess``."""
+    return {
+        "tender_deadline": _moment(_path(process, "cac:TenderSubmissionDeadlinePeriod"), "cbc:EndDate", "cbc:EndTime"),
+        "request_deadline": _moment(
+            _path(process, "cac:ParticipationRequestReceptionPeriod"), "cbc:EndDate", "cbc:EndTime"
+        ),
+        "questions_deadline": _moment(
+            _path(process, "cac:AdditionalInformationRequestPeriod"), "cbc:EndDate", "cbc:EndTime"
+        ),
+        "opening_date": _moment(_path(process, "cac:OpenTenderEvent"), "cbc:OccurrenceDate", "cbc:OccurrenceTime"),
+    }
+
+
+def _planned_period(project: list[Any]) -> dict[str, Any]:
+    """BT-536, BT-537, BT-36 of a lot's ``cac:ProcurementProject``."""
+    period = _path(project, "cac:PlannedPeriod")
+    start = _first_text(period, "cbc:StartDate")
+    end = _first_text(period, "cbc:EndDate")
+    return {
+        "start_date": _as_date(parse_iso(start)) if start else None,
+        "end_date": _as_date(parse_iso(end)) if end else None,
+        "duration": _duration(project),
+    }
+
+
+def _terms_urls(terms: list[Any]) -> dict[str, Any]:
+    """BT-15 and BT-18 of a lot's ``cac:TenderingTerms``."""
+    return {
+        "documents_url": _first_text(
+            terms, "cac:CallForTendersDocumentReference", "cac:Attachment", "cac:ExternalReference", "cbc:URI"
+        ),
+        "submission_url": _first_text(terms, "cac:TenderRecipientParty", "cbc:EndpointID"),
+    }
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None and value != ""}
+
+
+def _lot_id(lot: Any) -> str | None:
+    for value in _path(lot, "cbc:ID"):
+        scheme = _attr(value, "schemeName")
+        text = _text(value)
+        if text and (scheme or "").lower() == "lot":
+            return text
+        if text and scheme is None and _LOT_ID.match(text):
+            return text
+    return None
+
+
+def _lot_fields(lot: dict[str, Any]) -> dict[str, Any]:
+    project = _path(lot, "cac:ProcurementProject")
+    fields: dict[str, Any] = {"title": _ml_text(project, "cbc:Name")}
+    fields.update(_process_dates(_path(lot, "cac:TenderingProcess")))
+    fields.update(_planned_period(project))
+    fields.update(_project_values(project))
+    fields.update(_terms_urls(_path(lot, "cac:TenderingTerms")))
+    return _present(fields)
+
+
+def _lots(tree: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    lots: dict[str, dict[str, Any]] = {}
+    for lot in _path(tree, "cac:ProcurementProjectLot"):
+        lot_id = _lot_id(lot)
+        if lot_id and isinstance(lot, dict) and lot_id not in lots:
+            lots[lot_id] = _lot_fields(lot)
+    return lots
+
+
+# ---------------------------------------------------------------- classification and places
+
+
+def _cpv(tree: dict[str, Any]) -> list[str]:
+    projects = _path(tree, "cac:ProcurementProject") + _path(
+        tree, "cac:ProcurementProjectLot", "cac:ProcurementProject"
+    )
+    return _dedupe(_all_texts(projects, "cac:MainCommodityClassification", "cbc:ItemClassificationCode"))
+
+
+def _nuts(tree: dict[str, Any], buyers: list[dict[str, Any]]) -> list[str]:
+    projects = _path(tree, "cac:ProcurementProject") + _path(
+        tree, "cac:ProcurementProjectLot", "cac:ProcurementProject"
+    )
+    places = _all_texts(projects, "cac:RealizedLocation", "cac:Address", "cbc:CountrySubentityCode")
+    places += _all_texts(buyers, "cac:PostalAddress", "cbc:CountrySubentityCode")
+    return _dedupe(places)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _procedure_fields(tree: dict[str, Any], status: str) -> dict[str, Any]:
+    fields = _project_values(_path(tree, "cac:ProcurementProject"))
+    fields["status"] = status
+    return _present(fields)
+
+
+def snapshot_from_eforms(
+    root_name: str,
+    tree: dict[str, Any],
+    *,
+    source: str = "ted",
+    notice_id: str | None = None,
+    published: date | None = None,
+) -> NoticeSnapshot:
+    """Turn one eForms notice (CN, CAN, PIN, change notice…) into a snapshot restating the whole notice."""
+    if not isinstance(tree, dict):
+        raise ParseError(f"eForms notice: expected a dict tree, got {type(tree).__name__}")
+    root = _local(root_name or "")
+    ext = _path(tree, *_EXT_PATH)
+    uuid, ted_pub = _notice_uuid(tree), _ted_pub(ext)
+    folder = _first_text(tree, "cbc:ContractFolderID")
+    if not uuid and not folder:
+        raise ParseError("eForms notice: no notice identifier (BT-701) and no procedure identifier (BT-04)")
+    subtype = _first_text(ext, "efac:NoticeSubType", "cbc:SubTypeCode")
+    kind = _kind(root, ext, subtype)
+    buyers = _buyer_companies(tree, ext)
+    return NoticeSnapshot(
+        source=source,
+        notice_id=notice_id or ted_pub or uuid or folder or "",
+        kind=kind,
+        published=published or _published(tree, ext),
+        identifiers=_identifiers(tree, uuid, ted_pub),
+        links=_links(ext),
+        title=_ml_text(tree, "cac:ProcurementProject", "cbc:Name"),
+        buyer=_buyer_name(buyers),
+        description=_ml_text(tree, "cac:ProcurementProject", "cbc:Description"),
+        cpv=_cpv(tree),
+        nuts=_nuts(tree, buyers),
+        fields=_procedure_fields(tree, _status(kind, root, subtype)),
+        lots=_lots(tree),
+        restatement=True,
+        reason=_ml_text(_path(ext, "efac:Changes"), "efac:ChangeReason", "efbc:ReasonDescription"),
+        extra=_extra(tree, ext, subtype),
+    )

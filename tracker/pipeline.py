@@ -1,0 +1,52 @@
+"""The in-process pipeline: raw documents -> parsed -> stored, versioned and diffed, in batches.
+
+``tracker ingest``, ``tracker poll`` and ``tracker run`` all go through :func:`ingest_documents`; the Celery
+workers call the same stage functions one document at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+
+from sqlalchemy import Engine
+
+from tracker.db import session_scope
+from tracker.reader import parse_item
+from tracker.store import IngestStats, ParsedItem, RawDocument, ingest_batch
+
+VersionHook = Callable[[list[int]], None]
+
+
+def _batches(items: Iterable[RawDocument | ParsedItem], size: int) -> Iterator[list[RawDocument | ParsedItem]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def ingest_documents(
+    engine: Engine,
+    documents: Iterable[RawDocument | ParsedItem],
+    *,
+    batch_size: int = 1000,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    progress: Callable[[int], None] | None = None,
+    on_versions: VersionHook | None = None,
+) -> IngestStats:
+    """Parse and store documents batch by batch; each batch is one transaction.
+
+    ``on_versions`` receives the ids of versions created or changed, after their batch is committed
+    (enqueue only after commit).
+    """
+    total = IngestStats()
+    for batch in _batches(documents, batch_size):
+        parsed = [parse_item(item) for item in batch]
+        with session_scope(engine) as session:
+            stats = ingest_batch(session, parsed, now=now())
+        total.add(stats)
+        if on_versions is not None and stats.version_ids:
+            on_versions(stats.version_ids)
+        if progress is not None:
+            progress(len(batch))
+    return total

@@ -1,0 +1,431 @@
+"""Persistence use-cases. The only module that writes notice, procedure and version rows.
+
+``ingest_batch`` stores a batch of parsed documents in one transaction:
+
+1. every raw document is kept once, by content hash (a document seen before is skipped: re-ingesting
+   the same input changes nothing);
+2. a document that could not be parsed goes to quarantine with its reason;
+3. each notice joins the procedure found through any of its identifiers or links (procedures meeting
+   through a notice are merged); a link to a notice not seen yet is kept as a placeholder identifier, so
+   the original, arriving later, lands in the same procedure;
+4. the versions of every touched procedure are rebuilt from all its notices (``consolidate``), so any
+   order of arrival gives the same history. Version rows are keyed by notice and updated in place.
+
+Idempotency is guarded by the unique constraints of ``tracker.models``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlmodel import Session
+
+from tracker.consolidate import consolidate, snapshot_record
+from tracker.models import Document, Identifier, Notice, Procedure, Quarantine, Version
+from tracker.notice import NoticeSnapshot
+
+#: identifier schemes that identify one notice or one procedure, and so may link and merge
+LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub"})
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    source: str
+    locator: str
+    content: bytes
+    media_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(slots=True)
+class ParsedItem:
+    """One raw document and what the parser made of it: snapshots, or the reason it failed."""
+
+    document: RawDocument
+    snapshots: list[NoticeSnapshot] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class IngestStats:
+    documents: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    notices: int = 0
+    linked: int = 0
+    versions_created: int = 0
+    versions_updated: int = 0
+    procedures: set[int] = field(default_factory=set)
+    #: ids of versions created or changed by this batch: the follow-up (fan-out) work
+    version_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: IngestStats) -> None:
+        for name in ("documents", "stored", "unchanged", "quarantined", "notices", "linked"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.versions_created += other.versions_created
+        self.versions_updated += other.versions_updated
+        self.procedures |= other.procedures
+        self.version_ids += other.version_ids
+
+
+def normalise_key(scheme: str, value: str) -> tuple[str, str]:
+    value = value.strip()
+    if scheme in ("procedure_uuid", "notice_id"):
+        value = value.lower()
+    return scheme, value
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# ------------------------------------------------------------------ documents and quarantine
+
+
+def _existing_shas(session: Session, model: Any, shas: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(shas):
+        found.update(session.execute(select(model.sha256).where(model.sha256.in_(chunk))).scalars())
+    return found
+
+
+def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -> dict[str, int]:
+    rows = [
+        {
+            "sha256": it.document.sha256,
+            "source": it.document.source,
+            "locator": it.document.locator,
+            "media_type": it.document.media_type,
+            "size": len(it.document.content),
+            "content": zlib.compress(it.document.content, 1),
+            "fetched_at": now,
+        }
+        for it in items
+    ]
+    ids: dict[str, int] = {}
+    for chunk in _chunks(rows, 200):
+        result = session.execute(insert(Document).returning(Document.id, Document.sha256), list(chunk))
+        ids.update({sha: pk for pk, sha in result.all()})
+    return ids
+
+
+def quarantine(session: Session, items: list[ParsedItem], now: datetime) -> int:
+    if not items:
+        return 0
+    known = _existing_shas(session, Quarantine, [it.document.sha256 for it in items])
+    rows, seen = [], set(known)
+    for it in items:
+        sha = it.document.sha256
+        if sha in seen:
+            continue
+        seen.add(sha)
+        excerpt = it.document.content[:300].decode("utf-8", errors="replace")
+        rows.append({"sha256": sha, "source": it.document.source, "locator": it.document.locator,
+                     "reason": it.error or "unknown error", "excerpt": excerpt, "created_at": now})
+    if rows:
+        session.execute(insert(Quarantine), rows)
+    return len(rows)
+
+
+# ------------------------------------------------------------------ linking
+
+
+class _Linker:
+    """Maps identifier keys to procedures for one batch, creating and merging procedures as needed."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.proc_of: dict[tuple[str, str], int] = {}
+        self.owner: dict[tuple[str, str], int | None] = {}  # key -> notice pk (None: placeholder)
+        self.new_keys: dict[tuple[str, str], int | None] = {}
+        self.claimed: dict[tuple[str, str], int] = {}  # placeholder keys now owned by a notice
+        self.touched: set[int] = set()
+        self.merged: dict[int, int] = {}
+
+    def resolve(self, proc: int) -> int:
+        while proc in self.merged:
+            proc = self.merged[proc]
+        return proc
+
+    def prefetch(self, keys: set[tuple[str, str]]) -> None:
+        wanted = sorted(keys)
+        for chunk in _chunks(wanted):
+            stmt = select(Identifier.scheme, Identifier.value, Identifier.procedure_id, Identifier.notice_pk).where(
+                tuple_(Identifier.scheme, Identifier.value).in_(list(chunk))
+            )
+            for scheme, value, proc, notice_pk in self.session.execute(stmt):
+                self.proc_of[(scheme, value)] = proc
+                self.owner[(scheme, value)] = notice_pk
+
+    def procedure_for(self, keys: list[tuple[str, str]], display_id: str) -> int:
+        procs = sorted({self.proc_of[k] for k in keys if k in self.proc_of})
+        if not procs:
+            proc = self.session.execute(
+                insert(Procedure).returning(Procedure.id), [{"display_id": display_id, "updated_at": self.now}]
+            ).scalar_one()
+        else:
+            proc = procs[0]
+            for other in procs[1:]:
+                self._merge(other, into=proc)
+        self.touched.add(proc)
+        return proc
+
+    def _merge(self, other: int, *, into: int) -> None:
+        for model in (Notice, Identifier, Version):
+            self.session.execute(update(model).where(model.procedure_id == other).values(procedure_id=into))
+        self.session.execute(delete(Procedure).where(Procedure.id == other))
+        self.merged[other] = into
+        for key, proc in self.proc_of.items():
+            if proc == other:
+                self.proc_of[key] = into
+        self.touched.discard(other)
+
+    def claim(self, keys: list[tuple[str, str]], proc: int, notice_pk: int | None) -> None:
+        for key in keys:
+            if key not in self.proc_of:
+                self.new_keys[key] = notice_pk
+                self.owner[key] = notice_pk
+            elif notice_pk is not None and self.owner.get(key) is None:
+                if key in self.new_keys:
+                    self.new_keys[key] = notice_pk
+                else:
+                    self.claimed[key] = notice_pk
+                self.owner[key] = notice_pk
+            self.proc_of[key] = proc
+
+    def flush(self) -> None:
+        rows = [
+            {"scheme": s, "value": v, "procedure_id": self.proc_of[(s, v)], "notice_pk": pk}
+            for (s, v), pk in self.new_keys.items()
+        ]
+        for chunk in _chunks(rows):
+            self.session.execute(insert(Identifier), list(chunk))
+        if self.claimed:
+            stmt = (
+                update(Identifier)
+                .where(Identifier.scheme == bindparam("s"), Identifier.value == bindparam("v"))
+                .values(notice_pk=bindparam("pk"))
+            )
+            self.session.connection().execute(
+                stmt, [{"s": s, "v": v, "pk": pk} for (s, v), pk in self.claimed.items()]
+            )
+
+
+def _keys(snap: NoticeSnapshot) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    own = [normalise_key(s, v) for s, v in snap.identifiers if s in LINKING_SCHEMES]
+    links = [normalise_key(s, v) for s, v in snap.links if s in LINKING_SCHEMES]
+    return list(dict.fromkeys(own)), [k for k in dict.fromkeys(links) if k not in own]
+
+
+# ------------------------------------------------------------------ notices
+
+
+def _existing_notices(
+    session: Session, entries: list[tuple[NoticeSnapshot, int]]
+) -> tuple[dict[tuple[str, str], int], set[int]]:
+    """The pks of notices already stored (re-published), and the procedures they were in."""
+    keys = [(s.source, s.notice_id) for s, _ in entries]
+    existing: dict[tuple[str, str], tuple[int, int]] = {}
+    for chunk in _chunks(keys):
+        stmt = select(Notice.source, Notice.notice_id, Notice.id, Notice.procedure_id).where(
+            tuple_(Notice.source, Notice.notice_id).in_(list(chunk))
+        )
+        existing.update({(src, nid): (pk, proc) for src, nid, pk, proc in session.execute(stmt)})
+    return existing_pks(existing), {proc for _, proc in existing.values()}
+
+
+def existing_pks(existing: dict[tuple[str, str], tuple[int, int]]) -> dict[tuple[str, str], int]:
+    return {k: pk for k, (pk, _) in existing.items()}
+
+
+def _notice_row(snap: NoticeSnapshot, proc: int, doc_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "source": snap.source,
+        "notice_id": snap.notice_id,
+        "kind": snap.kind,
+        "published": snap.published,
+        "procedure_id": proc,
+        "document_id": doc_id,
+        "record": snapshot_record(snap),
+        "received_at": now,
+    }
+
+
+# ------------------------------------------------------------------ versions
+
+
+def rebuild_versions(session: Session, procedure_ids: Iterable[int], now: datetime) -> tuple[int, int, list[int]]:
+    """Recompute the versions of these procedures from their notices; return (created, updated, ids)."""
+    procs = sorted(set(procedure_ids))
+    notices: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    current: dict[int, tuple[int, int, str, int]] = {}  # notice pk -> (version id, number, hash, proc)
+    for chunk in _chunks(procs):
+        for pk, proc, record in session.execute(
+            select(Notice.id, Notice.procedure_id, Notice.record).where(Notice.procedure_id.in_(chunk))
+        ):
+            notices[proc].append((pk, record))
+        for vid, npk, number, chash, proc in session.execute(
+            select(Version.id, Version.notice_pk, Version.number, Version.content_hash, Version.procedure_id).where(
+                Version.procedure_id.in_(chunk)
+            )
+        ):
+            current[npk] = (vid, number, chash, proc)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    stale: list[int] = []
+    proc_updates: list[dict[str, Any]] = []
+    for proc in procs:
+        pk_by_record = {id(rec): pk for pk, rec in notices[proc]}
+        number = 0
+        last_state: dict[str, Any] | None = None
+        first_id: str | None = None
+        for rec, version in consolidate([rec for _, rec in notices[proc]]):
+            pk = pk_by_record[id(rec)]
+            first_id = first_id or rec["notice_id"]
+            if version is None:
+                if pk in current:
+                    stale.append(current[pk][0])
+                continue
+            number += 1
+            last_state = version.state
+            row = {
+                "procedure_id": proc,
+                "notice_pk": pk,
+                "number": number,
+                "kind": version.kind,
+                "published": date.fromisoformat(version.published) if version.published else None,
+                "state": version.state,
+                "changes": version.changes,
+                "content_hash": version.content_hash,
+                "updated_at": now,
+            }
+            if pk not in current:
+                inserts.append(row | {"created_at": now})
+            elif current[pk][1:3] != (number, version.content_hash) or current[pk][3] != proc:
+                updates.append(row | {"vid": current[pk][0]})
+        if last_state is not None:
+            proc_updates.append({"pid": proc, "display_id": first_id, "title": last_state.get("title"),
+                                 "buyer": last_state.get("buyer"), "updated_at": now})
+    return _write_versions(session, inserts, updates, stale, proc_updates)
+
+
+def _write_versions(
+    session: Session,
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    stale: list[int],
+    proc_updates: list[dict[str, Any]],
+) -> tuple[int, int, list[int]]:
+    ids: list[int] = []
+    conn = session.connection()
+    if stale:
+        session.execute(delete(Version).where(Version.id.in_(stale)))
+    for chunk in _chunks(inserts, 200):
+        ids += list(session.execute(insert(Version).returning(Version.id), list(chunk)).scalars())
+    if updates:
+        stmt = (
+            update(Version)
+            .where(Version.id == bindparam("vid"))
+            .values({k: bindparam(k) for k in updates[0] if k != "vid"})
+        )
+        conn.execute(stmt, updates)
+        ids += [u["vid"] for u in updates]
+    if proc_updates:
+        stmt = (
+            update(Procedure)
+            .where(Procedure.id == bindparam("pid"))
+            .values(display_id=bindparam("display_id"), title=bindparam("title"), buyer=bindparam("buyer"),
+                    updated_at=bindparam("updated_at"))
+        )
+        conn.execute(stmt, proc_updates)
+    return len(inserts), len(updates), ids
+
+
+# ------------------------------------------------------------------ the batch
+
+
+def ingest_batch(session: Session, items: list[ParsedItem], *, now: datetime) -> IngestStats:
+    """Store a batch of parsed documents; see the module docstring. The caller commits."""
+    stats = IngestStats(documents=len(items))
+    known = _existing_shas(session, Document, [it.document.sha256 for it in items])
+    fresh: list[ParsedItem] = []
+    seen: set[str] = set()
+    for it in items:
+        sha = it.document.sha256
+        if sha in known or sha in seen:
+            stats.unchanged += 1
+            continue
+        seen.add(sha)
+        fresh.append(it)
+    failed = [it for it in fresh if it.error is not None or not it.snapshots]
+    for it in failed:
+        it.error = it.error or "no notice found in document"
+    stats.quarantined = quarantine(session, failed, now)
+    good = [it for it in fresh if it.error is None]
+    doc_ids = _store_documents(session, good, now)
+    stats.stored = len(good)
+    entries = [(snap, doc_ids[it.document.sha256]) for it in good for snap in it.snapshots]
+    _link_and_store(session, entries, stats, now)
+    return stats
+
+
+def _link_and_store(
+    session: Session, entries: list[tuple[NoticeSnapshot, int]], stats: IngestStats, now: datetime
+) -> None:
+    if not entries:
+        return
+    linker = _Linker(session, now)
+    all_keys = {k for snap, _ in entries for part in _keys(snap) for k in part}
+    linker.prefetch(all_keys)
+    existing, left = _existing_notices(session, entries)
+    linker.touched |= left
+    new_rows: list[tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]]] = []
+    refreshed: list[dict[str, Any]] = []
+    for snap, doc_id in entries:
+        own, links = _keys(snap)
+        proc = linker.procedure_for(own + links, snap.notice_id)
+        row = _notice_row(snap, proc, doc_id, now)
+        pk = existing.get((snap.source, snap.notice_id))
+        if pk is None:
+            new_rows.append((row, own, links))
+            linker.claim(own + links, proc, None)  # provisional; owned once the pk is known
+        else:
+            refreshed.append(row | {"nid": pk})
+            linker.claim(own, proc, pk)
+            linker.claim(links, proc, None)
+    for row, _own, _links in new_rows:
+        row["procedure_id"] = linker.resolve(row["procedure_id"])
+    for row in refreshed:
+        row["procedure_id"] = linker.resolve(row["procedure_id"])
+    for chunk in _chunks(new_rows, 200):
+        pks = session.execute(insert(Notice).returning(Notice.id), [r for r, _, _ in chunk]).scalars().all()
+        for (row, own, _links), pk in zip(chunk, pks, strict=True):
+            existing[(row["source"], row["notice_id"])] = pk
+            linker.claim(own, row["procedure_id"], pk)
+    if refreshed:
+        stmt = update(Notice).where(Notice.id == bindparam("nid")).values(
+            {k: bindparam(k) for k in refreshed[0] if k != "nid"}
+        )
+        session.connection().execute(stmt, refreshed)
+    linker.flush()
+    stats.notices += len(entries)
+    stats.linked += sum(1 for snap, _ in entries if any(linker.owner.get(k) for k in _keys(snap)[1]))
+    stats.procedures |= linker.touched
+    created, updated, ids = rebuild_versions(session, linker.touched, now)
+    stats.versions_created += created
+    stats.versions_updated += updated
+    stats.version_ids += ids
