@@ -69,6 +69,20 @@ def _short(text: Any, limit: int = 160) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def _differing(old: str, new: str, context: int = 40) -> tuple[str, str]:
+    """Both texts from a little before the first difference, so the change is visible once shortened."""
+    old, new = " ".join(old.split()), " ".join(new.split())
+    common = 0
+    for a, b in zip(old, new, strict=False):
+        if a != b:
+            break
+        common += 1
+    if common <= context:
+        return old, new
+    start = common - context
+    return "…" + old[start:], "…" + new[start:]
+
+
 def change_text(change: dict[str, Any], lang: str = "fr") -> str:
     """One line: ``Date limite de réception des offres (LOT-0001) : 17/02/2026 12:00 → 24/02/2026 12:00 (+7 jours)``."""
     field = change.get("field", "text")
@@ -76,10 +90,11 @@ def change_text(change: dict[str, Any], lang: str = "fr") -> str:
     colon = " : " if lang == "fr" else ": "
     old, new = change.get("old"), change.get("new")
     if field == "text":
-        label = change.get("section") or field_label("text", lang)
+        label = (change.get("section") or field_label("text", lang)).rstrip(" :")
         head = f"{_short(label, 80)}{f' ({lot})' if lot else ''}"
         if old in (None, ""):
             return f"{head}{colon}{_short(new)}"
+        old, new = _differing(str(old), str(new))
         return f"{head}{colon}« {_short(old)} » → « {_short(new)} »" if lang == "fr" else (
             f"{head}{colon}“{_short(old)}” → “{_short(new)}”"
         )

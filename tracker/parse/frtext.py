@@ -283,15 +283,13 @@ def _section_field(words: str) -> tuple[bool, str | None]:
     return False, None
 
 
-def _sentence_field(words: str, hint: str | None) -> str | None:
-    """The one date field a sentence names, or the hint when it names none; None when it names several."""
+def _date_fields(words: str) -> list[str]:
+    """The date fields some words name (by keyword, else by section number)."""
     named = [field for field in _named_fields(words) if field in DATE_FIELDS]
-    if len(named) > 1:
-        return None
     if named:
-        return named[0]
+        return named
     _, field = _section_field(words)
-    return field if field in DATE_FIELDS else hint
+    return [field] if field in DATE_FIELDS and field is not None else []
 
 
 # ---------------------------------------------------------------- sentences
@@ -346,12 +344,17 @@ def interpret(
 
 
 def _field(folded: str, span: tuple[int, int], until: int, hint: str | None) -> str | None:
-    """The field named up to the last moment ("Date limite ... : A au lieu de B. ... questions"), else in the sentence."""
+    """The one date field named up to the last moment, else in the whole sentence, else the hint.
+
+    Words before and among the moments win over later ones ("Date limite ... : A au lieu de B, suite
+    aux questions"); several fields named at the same level is ambiguous.
+    """
     start, end = span
-    words = _words(folded[start:until])
-    if [field for field in _named_fields(words) if field in DATE_FIELDS] or _section_field(words)[0]:
-        return _sentence_field(words, None)
-    return _sentence_field(_words(folded[start:end]), hint)
+    for words in (_words(folded[start:until]), _words(folded[start:end])):
+        named = _date_fields(words)
+        if named:
+            return named[0] if len(named) == 1 else None
+    return hint
 
 
 def _units(folded: str, moments: list[Moment]) -> Iterator[tuple[int, int, list[Moment]]]:
