@@ -93,7 +93,8 @@ def _count(files: list[Path]) -> int | None:
         elif path.stat().st_size > 200_000_000:
             return None
         else:
-            head = path.open("rb").read(64)
+            with path.open("rb") as fh:
+                head = fh.read(64)
             total += 1 if head.lstrip().startswith(b"<") else _json_count(path)
     return total
 

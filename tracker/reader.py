@@ -91,7 +91,8 @@ def documents_from_file(path: Path, *, source: str = "boamp") -> Iterator[RawDoc
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise InputError(f"{path}: file too large ({size} bytes)")
-    head = path.open("rb").read(512).lstrip()
+    with path.open("rb") as fh:
+        head = fh.read(512).lstrip()
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         yield from _jsonl_documents(path, source)
     elif head.startswith((b"{", b"[")):

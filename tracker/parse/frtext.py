@@ -309,7 +309,7 @@ _BEFORE_NEW: Final = re.compile(
 )
 #: Connectives introducing the old value (so a moment before them is the new one).
 _BEFORE_OLD: Final = re.compile(
-    r"\bau\s+lieu\s+d|\bet\s+non\b|\ben\s+remplacement\s+d|\bremplacent?\b(?!\s+par\b)", re.IGNORECASE
+    r"\bau\s+lieu\s+d|\bet\s+non\b|\ben\s+remplacement\s+d|\bremplace(?:nt)?\b(?!\s+par\b)", re.IGNORECASE
 )
 #: Words marking the following moment as the former value, only meaningful before both moments.
 _FORMER: Final = re.compile(r"\b(?:initialement|precedemment|anciennement)\b", re.IGNORECASE)

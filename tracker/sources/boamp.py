@@ -180,7 +180,8 @@ class BoampSource(HttpSource[BoampOptions]):
         batch = new[: self.options.page_size]
         documents = [doc for name in batch if (doc := self._flux_document(folder, name, day)) is not None]
         remembered = _keep_recent(cursor.seen, since=today - timedelta(days=self.options.overlap_days))
-        remembered[day.isoformat()] = sorted(seen.union(batch))
+        if seen or batch:
+            remembered[day.isoformat()] = sorted(seen.union(batch))
         if len(new) > len(batch):
             return FetchResult(documents, {"day": day.isoformat(), "seen": remembered}, done=False)
         following, done = next_day(day, today=today, overlap_days=self.options.overlap_days)

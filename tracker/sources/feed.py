@@ -67,14 +67,15 @@ class FeedSource(HttpSource[FeedOptions]):
         return FetchResult(documents, _validators(response.headers), done=True)
 
     def _document(self, entry: dict[str, Any], shown: str, index: int) -> Document:
-        item = {name: entry.get(name) for name in _ENTRY_FIELDS}
-        item["tags"] = [tag.get("term") for tag in entry.get("tags", []) if tag.get("term")]
+        # dict.get, not entry.get: FeedParserDict maps a missing "updated" to "published" with a warning
+        item = {name: dict.get(entry, name) for name in _ENTRY_FIELDS}
+        item["tags"] = [tag.get("term") for tag in dict.get(entry, "tags", []) if tag.get("term")]
         return Document(
             source=self.name,
-            locator=entry.get("link") or entry.get("id") or f"{shown}#{index}",
+            locator=item["link"] or item["id"] or f"{shown}#{index}",
             content=json.dumps(item, ensure_ascii=False, sort_keys=True).encode(),
             media_type=MEDIA_TYPE,
-            published=_day(entry.get("published_parsed") or entry.get("updated_parsed")),
+            published=_day(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")),
         )
 
 

@@ -195,12 +195,17 @@ def _buffered(response: httpx.Response, body: bytes) -> httpx.Response:
     )
 
 
+def _http_date(value: str | None) -> datetime | None:
+    try:
+        instant = parsedate_to_datetime(value)  # type: ignore[arg-type]  # None is caught below
+    except (TypeError, ValueError):
+        return None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
 def _server_now(headers: httpx.Headers) -> datetime:
     """The server's clock from its ``Date`` header, else ours: waits are relative to the server."""
-    try:
-        return parsedate_to_datetime(headers["date"])
-    except (KeyError, TypeError, ValueError):
-        return datetime.now(UTC)
+    return _http_date(headers.get("date")) or datetime.now(UTC)
 
 
 def _parse_instant(value: Any) -> datetime | None:
@@ -222,9 +227,8 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
     if value.isdigit():
         return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = _http_date(value)
+    if when is None:
         return None
     return max(0.0, (when - _server_now(headers)).total_seconds())
 
@@ -300,7 +304,9 @@ def _retrying(attempt: Callable[[], T], *, policy: RetryPolicy, sleep: Sleep, rn
 
 def _shown(url: str, params: QueryParams | None) -> tuple[httpx.URL, str]:
     try:
-        full = httpx.URL(url, params=dict(params) if params else None)
+        full = httpx.URL(url)
+        if params:  # merged with the URL's own query (``httpx.URL(url, params=…)`` would replace it)
+            full = full.copy_merge_params(dict(params))
     except httpx.InvalidURL as exc:
         raise PermanentError(f"invalid URL {redact_url(url)}: {exc}") from exc
     return full, redact_url(full)
