@@ -173,7 +173,7 @@ class SourcesConfig(BaseModel):
             if source.name in first:
                 error = PydanticCustomError(
                     "duplicate_name",
-                    "duplicate source name {name!r} (first used by entry {first})",
+                    "duplicate source name '{name}' (first used by entry {first})",
                     {"name": source.name, "first": first[source.name]},
                 )
                 details = [InitErrorDetails(type=error, loc=(index, "name"), input=source.name)]

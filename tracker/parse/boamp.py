@@ -31,7 +31,7 @@ SOURCE = "boamp"
 NOTICE_URL = "https://www.boamp.fr/pages/avis/?q=idweb:{}"
 
 #: 2015+ idweb "21-6545"; 2006 legacy "BWP06184060013B". A date ("2020-12-25") must never pass.
-IDWEB_RE = re.compile(r"^(?:\d{2}-\d{1,7}|[A-Z]{3}\d{8,13}[A-Z]?)$")
+IDWEB_RE = re.compile(r"^(?:\d{2}-\d{1,8}|[A-Z]{3}\d{8,13}[A-Z]?)$")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 _URL_RE = re.compile(r"https?://[^\s<>\"')]+")
