@@ -54,7 +54,7 @@ def replicate(records: list[dict], copies: int, out: Path) -> int:
 
                 def new_id(idweb: str, gen: int = gen) -> str:
                     y, _, n = idweb.partition("-")
-                    return f"{y}-{int(n) + (gen + 1) * 1_000_000}" if n.isdigit() else f"{idweb}G{gen}"
+                    return f"{y}-{int(n) + (gen + 1) * 200_000}" if n.isdigit() else f"{idweb}G{gen}"
 
                 for text_field in ("gestion", "donnees", "annonces_anterieures"):
                     value = r.get(text_field)
