@@ -49,7 +49,6 @@ def replicate(records: list[dict], copies: int, out: Path) -> int:
             for r in records:
                 fresh = dict(r)
                 old = r["idweb"]
-                year, _, num = old.partition("-")
                 mapping = {}
 
                 def new_id(idweb: str, gen: int = gen) -> str:
@@ -86,7 +85,8 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = make_engine(url)
         upgrade(engine)
-        print(f"{n} records ({len(base)} real records x {copies}), {data.stat().st_size / 1e6:.0f} MB JSONL, {url.split(':')[0]}")
+        size = data.stat().st_size / 1e6
+        print(f"{n} records ({len(base)} real records x {copies}), {size:.0f} MB JSONL, {url.split(':')[0]}")
         start = time.perf_counter()
         done = 0
 
@@ -107,8 +107,10 @@ def main() -> None:
         t0 = time.perf_counter()
         again = ingest_documents(engine, documents_from_file(data), batch_size=args.batch_size)
         t1 = time.perf_counter() - t0
-        print(f"re-ingest of the same input: {again.unchanged} unchanged, {again.stored} stored, "
-              f"{again.documents / t1:.0f} records/s")
+        print(
+            f"re-ingest of the same input: {again.unchanged} unchanged, {again.stored} stored, "
+            f"{again.documents / t1:.0f} records/s"
+        )
         engine.dispose()
 
 

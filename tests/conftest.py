@@ -21,7 +21,7 @@ def _postgres_available() -> str | None:
         with probe.connect() as conn:
             conn.execute(text("SELECT 1"))
         probe.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 

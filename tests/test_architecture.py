@@ -62,7 +62,8 @@ def test_libraries_stay_in_their_stage(library, allowed):
 
 
 @pytest.mark.parametrize(
-    "pure", ["tracker/parse", "tracker/diff.py", "tracker/consolidate.py", "tracker/match.py", "tracker/notify/render.py"]
+    "pure",
+    ["tracker/parse", "tracker/diff.py", "tracker/consolidate.py", "tracker/match.py", "tracker/notify/render.py"],
 )
 def test_pure_stages_touch_no_database_and_no_network(pure):
     target = ROOT / pure

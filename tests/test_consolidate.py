@@ -9,9 +9,20 @@ from tracker.render import change_text
 
 
 def rec(notice_id, kind, published, **kw):
-    base = {"source": "boamp", "notice_id": notice_id, "kind": kind, "published": published, "title": "T",
-            "buyer": "B", "cpv": [], "fields": {}, "lots": {}, "restatement": kind in ("initial", "change"),
-            "amendments": [], "extra": {}}
+    base = {
+        "source": "boamp",
+        "notice_id": notice_id,
+        "kind": kind,
+        "published": published,
+        "title": "T",
+        "buyer": "B",
+        "cpv": [],
+        "fields": {},
+        "lots": {},
+        "restatement": kind in ("initial", "change"),
+        "amendments": [],
+        "extra": {},
+    }
     return base | kw
 
 
@@ -34,8 +45,12 @@ def test_rectificatif_applies_to_the_consolidated_state():
     versions = [v for _, v in consolidate([INITIAL, RECTIF, CANCEL])]
     assert [v.kind for v in versions] == ["initial", "rectificatif", "cancellation"]
     assert versions[1].state["fields"]["tender_deadline"] == "2021-02-03T12:00+01:00"
-    assert versions[1].changes[0] | {} == {"field": "tender_deadline", "lot": None, "old": "2021-01-27",
-                                           "new": "2021-02-03"}
+    assert versions[1].changes[0] | {} == {
+        "field": "tender_deadline",
+        "lot": None,
+        "old": "2021-01-27",
+        "new": "2021-02-03",
+    }
     assert versions[2].changes[0]["new"] == "cancelled"
     assert versions[2].state["fields"]["tender_deadline"] == "2021-02-03T12:00+01:00"
 
@@ -47,15 +62,20 @@ def test_order_of_the_input_does_not_matter():
 
 
 def test_restatement_diff_reports_lots_and_values():
-    v1 = rec("a", "initial", "2024-01-01", lots={"LOT-1": {"title": "A", "estimated_value": 100},
-                                                  "LOT-2": {"title": "B"}})
-    v2 = rec("b", "change", "2024-01-02", lots={"LOT-1": {"title": "A", "estimated_value": 150},
-                                                 "LOT-3": {"title": "C"}})
+    v1 = rec(
+        "a", "initial", "2024-01-01", lots={"LOT-1": {"title": "A", "estimated_value": 100}, "LOT-2": {"title": "B"}}
+    )
+    v2 = rec(
+        "b", "change", "2024-01-02", lots={"LOT-1": {"title": "A", "estimated_value": 150}, "LOT-3": {"title": "C"}}
+    )
     _, version = consolidate([v1, v2])[1]
     assert version is not None
     summary = {(c["field"], c["lot"], c["old"], c["new"]) for c in version.changes}
-    assert summary == {("lots", "LOT-3", None, "LOT-3"), ("lots", "LOT-2", "LOT-2", None),
-                       ("estimated_value", "LOT-1", 100, 150)}
+    assert summary == {
+        ("lots", "LOT-3", None, "LOT-3"),
+        ("lots", "LOT-2", "LOT-2", None),
+        ("estimated_value", "LOT-1", 100, 150),
+    }
     texts = [change_text(c) for c in version.changes]
     assert "Valeur estimée (LOT-1) : 100 € → 150 €" in texts
 
@@ -66,5 +86,5 @@ def test_identical_restatement_is_not_a_version():
 
 
 def test_rectificatif_before_its_original_is_versioned_alone():
-    (_, only), = consolidate([RECTIF])
+    ((_, only),) = consolidate([RECTIF])
     assert only is not None and only.changes[0]["new"] == "2021-02-03"

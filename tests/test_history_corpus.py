@@ -117,7 +117,10 @@ def test_text_and_section_changes_are_kept(engine):
 
 @pytest.mark.parametrize(
     "name, ident",
-    [("chain_21-64504_attribution_21-164228.json", "21-64504"), ("chain_24-69353_attribution_24-89736.json", "24-69353")],
+    [
+        ("chain_21-64504_attribution_21-164228.json", "21-64504"),
+        ("chain_24-69353_attribution_24-89736.json", "24-69353"),
+    ],
 )
 def test_award_chains_end_with_an_award(engine, name, ident):
     ingest(engine, chain(name))
@@ -190,8 +193,14 @@ def test_identical_republication_is_not_a_new_version(engine):
     path = chain("chain_20-157376_rectif_21-6545_rectif_21-8404.json")
     ingest(engine, path)
     original = json.loads(path.read_text())["results"][0]
-    republished = dict(original, idweb="20-199999", id="20_199999", dateparution="2020-12-30",
-                       annonce_lie=["20-157376"], url_avis=None)
+    republished = dict(
+        original,
+        idweb="20-199999",
+        id="20_199999",
+        dateparution="2020-12-30",
+        annonce_lie=["20-157376"],
+        url_avis=None,
+    )
     republished["gestion"] = original["gestion"].replace("20-157376", "20-199999")
     stats = ingest_documents(engine, [RawDocument("boamp", "republished", record_bytes(republished), ODS_RECORD)])
     assert stats.stored == 1 and stats.versions_created == 0

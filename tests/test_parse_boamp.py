@@ -18,19 +18,36 @@ PLUS1 = timezone(timedelta(hours=1))
 
 def ods(idweb: str, donnees: dict, *, nature="APPEL_OFFRE", etat="INITIAL", **flat) -> dict:
     gestion = {"REFERENCE": {"IDWEB": idweb}, "INDEXATION": {"DATE_PUBLICATION": "2021-01-17"}}
-    return {"idweb": idweb, "nature": nature, "etat": etat, "dateparution": "2021-01-17",
-            "gestion": json.dumps(gestion), "donnees": json.dumps(donnees), **flat}
+    return {
+        "idweb": idweb,
+        "nature": nature,
+        "etat": etat,
+        "dateparution": "2021-01-17",
+        "gestion": json.dumps(gestion),
+        "donnees": json.dumps(donnees),
+        **flat,
+    }
 
 
 def test_v230_initial_fields():
-    rec = ods("20-1", {
-        "IDENTITE": {"DENOMINATION": "Ville", "URL_DOCUMENT": "https://docs.example", "ADJUDICATEUR_NUTS": "FRH04"},
-        "OBJET": {"TITRE_MARCHE": "Titre", "CPV": {"PRINCIPAL": "72222300"},
-                  "CARACTERISTIQUES": {"VALEUR_TOTALE": {"@DEVISE": "EUR", "#text": "320000.00"}},
-                  "DUREE_DELAI": {"DUREE_MOIS": "48"}},
-        "CONDITION_DELAI": {"RECEPT_OFFRES": "2021-01-27T12:00:00+01:00"},
-        "CONDITION_ADMINISTRATIVE": {"DATE_OUVERTURE_OFFRES": "2021-01-27"},
-    })
+    rec = ods(
+        "20-1",
+        {
+            "IDENTITE": {
+                "DENOMINATION": "Ville",
+                "URL_DOCUMENT": "https://docs.example",
+                "ADJUDICATEUR_NUTS": "FRH04",
+            },
+            "OBJET": {
+                "TITRE_MARCHE": "Titre",
+                "CPV": {"PRINCIPAL": "72222300"},
+                "CARACTERISTIQUES": {"VALEUR_TOTALE": {"@DEVISE": "EUR", "#text": "320000.00"}},
+                "DUREE_DELAI": {"DUREE_MOIS": "48"},
+            },
+            "CONDITION_DELAI": {"RECEPT_OFFRES": "2021-01-27T12:00:00+01:00"},
+            "CONDITION_ADMINISTRATIVE": {"DATE_OUVERTURE_OFFRES": "2021-01-27"},
+        },
+    )
     snap = boamp.parse_ods_record(rec)
     assert snap.kind == "initial" and snap.restatement
     assert snap.fields["tender_deadline"] == datetime(2021, 1, 27, 12, 0, tzinfo=PLUS1)
@@ -42,13 +59,26 @@ def test_v230_initial_fields():
 
 
 def test_rectificatif_statements_of_every_form():
-    rec = ods("21-2", {"RECTIF": {"MODIFICATION": [
-        {"RUB_INIT": "IV.2.2)", "DATE": {"INIT": "2021-01-27", "LIRE": "2021-02-03"}},
-        {"RUB_INIT": "IV.2.7)", "TEXTE": {"INIT": "27/01/2021 à 14 H 00", "LIRE": "03/02/2021 à 14 H 00"}},
-        {"RUB_INIT": "Date limite des demandes de participation :", "TXT_INIT": "2020-04-21T16:00:00+01:00",
-         "LIRE": "2020-05-04T16:00:00+01:00"},
-        {"RUB_INIT": "II.2.14", "LOT": "3", "TEXTE": {"INIT": "Rien", "LIRE": "Visite obligatoire"}},
-    ]}}, nature="RECTIFICATIF", etat="RECTIFICATIF", annonce_lie=["20-1"])
+    rec = ods(
+        "21-2",
+        {
+            "RECTIF": {
+                "MODIFICATION": [
+                    {"RUB_INIT": "IV.2.2)", "DATE": {"INIT": "2021-01-27", "LIRE": "2021-02-03"}},
+                    {"RUB_INIT": "IV.2.7)", "TEXTE": {"INIT": "27/01/2021 à 14 H 00", "LIRE": "03/02/2021 à 14 H 00"}},
+                    {
+                        "RUB_INIT": "Date limite des demandes de participation :",
+                        "TXT_INIT": "2020-04-21T16:00:00+01:00",
+                        "LIRE": "2020-05-04T16:00:00+01:00",
+                    },
+                    {"RUB_INIT": "II.2.14", "LOT": "3", "TEXTE": {"INIT": "Rien", "LIRE": "Visite obligatoire"}},
+                ]
+            }
+        },
+        nature="RECTIFICATIF",
+        etat="RECTIFICATIF",
+        annonce_lie=["20-1"],
+    )
     snap = boamp.parse_ods_record(rec)
     assert snap.kind == "rectificatif" and not snap.restatement
     assert snap.links == [("idweb", "20-1")]
@@ -67,8 +97,13 @@ def test_dirty_links_never_become_identifiers(dirty):
 
 def test_legacy_2006_links_are_not_valid_json_alone():
     value = '{"IDWEB": "BWP06173060423D", "DATEPARUTION": "24 juin 2006"},{"IDWEB": "BWP06173080211A"}'
-    rec = ods("BWP06184060013B", {"INFO": {}}, etat="RECTIFICATIF", annonces_anterieures_schema_v110=value,
-              source_schema="Boamp_v110.xsd")
+    rec = ods(
+        "BWP06184060013B",
+        {"INFO": {}},
+        etat="RECTIFICATIF",
+        annonces_anterieures_schema_v110=value,
+        source_schema="Boamp_v110.xsd",
+    )
     snap = boamp.parse_ods_record(rec)
     assert snap.links == [("idweb", "BWP06173060423D"), ("idweb", "BWP06173080211A")]
 
@@ -129,8 +164,10 @@ def test_xml_with_entities_is_refused():
 
 
 def test_parse_does_not_mutate_its_input():
-    rec = ods("21-2", {"RECTIF": {"MODIFICATION": {"RUB_INIT": "IV.2.2)", "DATE": {"INIT": "2021-01-27",
-                                                                                "LIRE": "2021-02-03"}}}})
+    rec = ods(
+        "21-2",
+        {"RECTIF": {"MODIFICATION": {"RUB_INIT": "IV.2.2)", "DATE": {"INIT": "2021-01-27", "LIRE": "2021-02-03"}}}},
+    )
     before = json.dumps(rec, sort_keys=True)
     boamp.parse_ods_record(rec)
     assert json.dumps(rec, sort_keys=True) == before

@@ -51,13 +51,20 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracker")
 @click.option("--database-url", envvar="TRACKER_DATABASE_URL", help="SQLAlchemy URL (default: sqlite:///tracker.db).")
-@click.option("--config", "config_dir", type=click.Path(path_type=Path), envvar="TRACKER_CONFIG_DIR",
-              help="Configuration folder (default: ./config).")
+@click.option(
+    "--config",
+    "config_dir",
+    type=click.Path(path_type=Path),
+    envvar="TRACKER_CONFIG_DIR",
+    help="Configuration folder (default: ./config).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, config_dir: Path | None, verbose: bool) -> None:
     """Track amendments to public procurement notices."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = Context(database_url, config_dir)
 
 
@@ -123,8 +130,15 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str, batch_size: int) 
     engine = ctx.ready_engine()
     bad: list[str] = []
     total = _count(files)
-    with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
         task = bar.add_task("ingest", total=total)
         stats = ingest_documents(
             engine,
@@ -177,12 +191,13 @@ def history_cmd(ctx: Context, ident: str, as_json: bool, lang: str) -> None:
 def quarantine_cmd(ctx: Context, limit: int) -> None:
     """List records that could not be read, with the reason."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from tracker.models import Quarantine
 
     engine = ctx.ready_engine()
     with session_scope(engine) as session:
-        rows = session.execute(select(Quarantine).order_by(Quarantine.id.desc()).limit(limit)).scalars().all()
+        rows = session.execute(select(Quarantine).order_by(col(Quarantine.id).desc()).limit(limit)).scalars().all()
         for q in rows:
             click.echo(f"{q.created_at:%Y-%m-%d %H:%M}  {q.locator}\n    {q.reason}")
         if not rows:

@@ -21,9 +21,8 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -39,6 +38,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from tracker.exceptions import ConfigError
 from tracker.sources import Source, SourceOptions, source_classes
 from tracker.yamlconf import load_yaml, validate
+
+if TYPE_CHECKING:  # only tracker.sources does HTTP (tests/test_architecture.py)
+    import httpx
 
 SOURCES_FILE = "sources.yaml"
 MIN_EVERY = timedelta(seconds=10)

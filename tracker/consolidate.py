@@ -112,7 +112,13 @@ def _restated_state(rec: dict[str, Any], prev: dict[str, Any] | None) -> dict[st
 
 
 def _skeleton(rec: dict[str, Any]) -> dict[str, Any]:
-    return {"title": rec.get("title"), "buyer": rec.get("buyer"), "cpv": list(rec.get("cpv") or []), "fields": {}, "lots": {}}
+    return {
+        "title": rec.get("title"),
+        "buyer": rec.get("buyer"),
+        "cpv": list(rec.get("cpv") or []),
+        "fields": {},
+        "lots": {},
+    }
 
 
 def merge_moment(prior: Any, stated_old: Any, stated_new: Any) -> Any:
@@ -131,8 +137,14 @@ def merge_moment(prior: Any, stated_old: Any, stated_new: Any) -> Any:
 def _apply_amendment(state: dict[str, Any], am: dict[str, Any]) -> Change | None:
     field, lot = am["field"], am.get("lot")
     if field == "text":
-        return Change(field="text", old=am.get("old"), new=am.get("new"), lot=lot, section=am.get("section"),
-                      evidence=am.get("evidence") or "")
+        return Change(
+            field="text",
+            old=am.get("old"),
+            new=am.get("new"),
+            lot=lot,
+            section=am.get("section"),
+            evidence=am.get("evidence") or "",
+        )
     lots = state["lots"]
     target = lots[lot] if lot and lot in lots else state["fields"]
     prior = target.get(field)
@@ -141,7 +153,9 @@ def _apply_amendment(state: dict[str, Any], am: dict[str, Any]) -> Change | None
     old = am.get("old") if am.get("old") is not None else prior
     if old == am["new"] and prior == value:
         return None
-    return Change(field=field, old=old, new=am["new"], lot=lot, section=am.get("section"), evidence=am.get("evidence") or "")
+    return Change(
+        field=field, old=old, new=am["new"], lot=lot, section=am.get("section"), evidence=am.get("evidence") or ""
+    )
 
 
 def _apply_status(state: dict[str, Any], status: str, evidence: str) -> list[Change]:

@@ -63,8 +63,12 @@ def diff_states(old: dict[str, Any], new: dict[str, Any], *, evidence: str = "")
     if new.get("cpv") and old.get("cpv") and list(old["cpv"]) != list(new["cpv"]):
         changes.append(Change(field="cpv", old=list(old["cpv"]), new=list(new["cpv"]), evidence=evidence))
     old_lots, new_lots = set(old.get("lots") or {}), set(new.get("lots") or {})
-    changes += [Change(field="lots", old=None, new=lot, lot=lot, evidence=evidence) for lot in sorted(new_lots - old_lots)]
-    changes += [Change(field="lots", old=lot, new=None, lot=lot, evidence=evidence) for lot in sorted(old_lots - new_lots)]
+    changes += [
+        Change(field="lots", old=None, new=lot, lot=lot, evidence=evidence) for lot in sorted(new_lots - old_lots)
+    ]
+    changes += [
+        Change(field="lots", old=lot, new=None, lot=lot, evidence=evidence) for lot in sorted(old_lots - new_lots)
+    ]
     common = old_lots & new_lots
     report = DeepDiff(_flatten(old, common), _flatten(new, common), view="tree")
     for items in report.values():

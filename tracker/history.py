@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from tracker.models import Identifier, Notice, Procedure, Version
 from tracker.render import change_text, kind_label
@@ -20,27 +20,31 @@ def find_procedure(session: Session, ident: str) -> Procedure | None:
     ident = ident.strip()
     candidates = {ident, normalise_key("procedure_uuid", ident)[1]}
     proc_id = session.execute(
-        select(Identifier.procedure_id).where(Identifier.value.in_(candidates)).limit(1)
+        select(col(Identifier.procedure_id)).where(col(Identifier.value).in_(candidates)).limit(1)
     ).scalar_one_or_none()
     if proc_id is None:
         proc_id = session.execute(
-            select(Notice.procedure_id).where(Notice.notice_id.in_(candidates)).limit(1)
+            select(col(Notice.procedure_id)).where(col(Notice.notice_id).in_(candidates)).limit(1)
         ).scalar_one_or_none()
     return session.get(Procedure, proc_id) if proc_id is not None else None
 
 
 def history(session: Session, procedure: Procedure, *, lang: str = "fr") -> dict[str, Any]:
     """The history JSON of one procedure (a contract: other tools read it)."""
-    identifiers = session.execute(
-        select(Identifier.value)
-        .where(Identifier.procedure_id == procedure.id, Identifier.notice_pk.is_not(None))
-        .order_by(Identifier.id)
-    ).scalars().all()
+    identifiers = (
+        session.execute(
+            select(col(Identifier.value))
+            .where(col(Identifier.procedure_id) == procedure.id, col(Identifier.notice_pk).is_not(None))
+            .order_by(col(Identifier.id))
+        )
+        .scalars()
+        .all()
+    )
     rows = session.execute(
-        select(Version, Notice.notice_id, Notice.source, Notice.record)
-        .join(Notice, Notice.id == Version.notice_pk)
-        .where(Version.procedure_id == procedure.id)
-        .order_by(Version.number)
+        select(Version, col(Notice.notice_id), col(Notice.source), col(Notice.record))
+        .join(Notice, col(Notice.id) == col(Version.notice_pk))
+        .where(col(Version.procedure_id) == procedure.id)
+        .order_by(col(Version.number))
     ).all()
     versions = []
     for version, notice_id, source, record in rows:
@@ -77,6 +81,8 @@ def render_text(data: dict[str, Any], *, lang: str = "fr") -> str:
     lines = [head]
     for v in data["versions"]:
         label = kind_label(v["kind"], lang)
-        lines.append(f"v{v['n']:<2} {v['published'] or '?':<10}  {label:<23} {v['source'].upper()} {safe(v['notice_id'])}")
+        lines.append(
+            f"v{v['n']:<2} {v['published'] or '?':<10}  {label:<23} {v['source'].upper()} {safe(v['notice_id'])}"
+        )
         lines += [f"    {safe(c['text'])}" for c in v["changes"]]
     return "\n".join(lines)

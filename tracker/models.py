@@ -31,6 +31,8 @@ class Document(SQLModel, table=True):
     size: int
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     fetched_at: datetime = Field(sa_column=_ts())
+    #: set once parsed (stored as notices, or quarantined); null while a worker has still to process it
+    processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Procedure(SQLModel, table=True):
@@ -107,6 +109,7 @@ class Quarantine(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("sha256", name="uq_quarantine_sha256"),)
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64)
+    document_id: int | None = Field(default=None, foreign_key="document.id")
     source: str = Field(max_length=64)
     locator: str
     reason: str

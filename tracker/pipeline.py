@@ -14,7 +14,15 @@ from sqlalchemy import Engine
 
 from tracker.db import session_scope
 from tracker.reader import parse_item
-from tracker.store import IngestStats, ParsedItem, RawDocument, ingest_batch
+from tracker.store import (
+    IngestStats,
+    ParsedItem,
+    RawDocument,
+    ingest_batch,
+    load_document,
+    store_parsed,
+    versions_of_document,
+)
 
 VersionHook = Callable[[list[int]], None]
 
@@ -50,3 +58,19 @@ def ingest_documents(
         if progress is not None:
             progress(len(batch))
     return total
+
+
+def process_document(engine: Engine, document_id: int, *, now: datetime | None = None) -> list[int]:
+    """Parse and store one saved document; return the ids of every version its notices made.
+
+    Idempotent: a document already processed is not parsed again, and its versions are returned all
+    the same, so a redelivered task still enqueues its follow-up work (derived from database state).
+    """
+    with session_scope(engine) as session:
+        loaded = load_document(session, document_id)
+        if loaded is None:
+            return []
+        raw, processed = loaded
+        if not processed:
+            store_parsed(session, document_id, parse_item(raw), now=now or datetime.now(UTC))
+        return versions_of_document(session, document_id)

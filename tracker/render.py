@@ -84,7 +84,7 @@ def _differing(old: str, new: str, context: int = 40) -> tuple[str, str]:
 
 
 def change_text(change: dict[str, Any], lang: str = "fr") -> str:
-    """One line: ``Date limite de réception des offres (LOT-0001) : 17/02/2026 12:00 → 24/02/2026 12:00 (+7 jours)``."""
+    """One line, e.g. ``Date limite de réception des offres (LOT-0001) : 17/02 … → 24/02 … (+7 jours)``."""
     field = change.get("field", "text")
     lot = change.get("lot")
     colon = " : " if lang == "fr" else ": "
@@ -95,8 +95,10 @@ def change_text(change: dict[str, Any], lang: str = "fr") -> str:
         if old in (None, ""):
             return f"{head}{colon}{_short(new)}"
         old, new = _differing(str(old), str(new))
-        return f"{head}{colon}« {_short(old)} » → « {_short(new)} »" if lang == "fr" else (
-            f"{head}{colon}“{_short(old)}” → “{_short(new)}”"
+        return (
+            f"{head}{colon}« {_short(old)} » → « {_short(new)} »"
+            if lang == "fr"
+            else (f"{head}{colon}“{_short(old)}” → “{_short(new)}”")
         )
     head = f"{field_label(field, lang)}{f' ({lot})' if lot else ''}"
     if field == "lots":

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from tracker.consolidate import consolidate, snapshot_record
 from tracker.models import Document, Identifier, Notice, Procedure, Quarantine, Version
@@ -112,12 +112,13 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
             "size": len(it.document.content),
             "content": zlib.compress(it.document.content, 1),
             "fetched_at": now,
+            "processed_at": now,
         }
         for it in items
     ]
     ids: dict[str, int] = {}
     for chunk in _chunks(rows, 200):
-        result = session.execute(insert(Document).returning(Document.id, Document.sha256), list(chunk))
+        result = session.execute(insert(Document).returning(col(Document.id), col(Document.sha256)), list(chunk))
         ids.update({sha: pk for pk, sha in result.all()})
     return ids
 
@@ -133,8 +134,16 @@ def quarantine(session: Session, items: list[ParsedItem], now: datetime) -> int:
             continue
         seen.add(sha)
         excerpt = it.document.content[:300].decode("utf-8", errors="replace")
-        rows.append({"sha256": sha, "source": it.document.source, "locator": it.document.locator,
-                     "reason": it.error or "unknown error", "excerpt": excerpt, "created_at": now})
+        rows.append(
+            {
+                "sha256": sha,
+                "source": it.document.source,
+                "locator": it.document.locator,
+                "reason": it.error or "unknown error",
+                "excerpt": excerpt,
+                "created_at": now,
+            }
+        )
     if rows:
         session.execute(insert(Quarantine), rows)
     return len(rows)
@@ -164,9 +173,9 @@ class _Linker:
     def prefetch(self, keys: set[tuple[str, str]]) -> None:
         wanted = sorted(keys)
         for chunk in _chunks(wanted):
-            stmt = select(Identifier.scheme, Identifier.value, Identifier.procedure_id, Identifier.notice_pk).where(
-                tuple_(Identifier.scheme, Identifier.value).in_(list(chunk))
-            )
+            stmt = select(
+                col(Identifier.scheme), col(Identifier.value), col(Identifier.procedure_id), col(Identifier.notice_pk)
+            ).where(tuple_(col(Identifier.scheme), col(Identifier.value)).in_(list(chunk)))
             for scheme, value, proc, notice_pk in self.session.execute(stmt):
                 self.proc_of[(scheme, value)] = proc
                 self.owner[(scheme, value)] = notice_pk
@@ -174,9 +183,12 @@ class _Linker:
     def procedure_for(self, keys: list[tuple[str, str]], display_id: str) -> int:
         procs = sorted({self.proc_of[k] for k in keys if k in self.proc_of})
         if not procs:
-            proc = self.session.execute(
-                insert(Procedure).returning(Procedure.id), [{"display_id": display_id, "updated_at": self.now}]
-            ).scalar_one()
+            proc = int(
+                self.session.execute(
+                    insert(Procedure).returning(col(Procedure.id)),
+                    [{"display_id": display_id, "updated_at": self.now}],
+                ).scalar_one()
+            )
         else:
             proc = procs[0]
             for other in procs[1:]:
@@ -186,8 +198,8 @@ class _Linker:
 
     def _merge(self, other: int, *, into: int) -> None:
         for model in (Notice, Identifier, Version):
-            self.session.execute(update(model).where(model.procedure_id == other).values(procedure_id=into))
-        self.session.execute(delete(Procedure).where(Procedure.id == other))
+            self.session.execute(update(model).where(col(model.procedure_id) == other).values(procedure_id=into))
+        self.session.execute(delete(Procedure).where(col(Procedure.id) == other))
         self.merged[other] = into
         for key, proc in self.proc_of.items():
             if proc == other:
@@ -217,7 +229,7 @@ class _Linker:
         if self.claimed:
             stmt = (
                 update(Identifier)
-                .where(Identifier.scheme == bindparam("s"), Identifier.value == bindparam("v"))
+                .where(col(Identifier.scheme) == bindparam("s"), col(Identifier.value) == bindparam("v"))
                 .values(notice_pk=bindparam("pk"))
             )
             self.session.connection().execute(
@@ -241,8 +253,8 @@ def _existing_notices(
     keys = [(s.source, s.notice_id) for s, _ in entries]
     existing: dict[tuple[str, str], tuple[int, int]] = {}
     for chunk in _chunks(keys):
-        stmt = select(Notice.source, Notice.notice_id, Notice.id, Notice.procedure_id).where(
-            tuple_(Notice.source, Notice.notice_id).in_(list(chunk))
+        stmt = select(col(Notice.source), col(Notice.notice_id), col(Notice.id), col(Notice.procedure_id)).where(
+            tuple_(col(Notice.source), col(Notice.notice_id)).in_(list(chunk))
         )
         existing.update({(src, nid): (pk, proc) for src, nid, pk, proc in session.execute(stmt)})
     return existing_pks(existing), {proc for _, proc in existing.values()}
@@ -271,17 +283,27 @@ def _notice_row(snap: NoticeSnapshot, proc: int, doc_id: int, now: datetime) -> 
 def rebuild_versions(session: Session, procedure_ids: Iterable[int], now: datetime) -> tuple[int, int, list[int]]:
     """Recompute the versions of these procedures from their notices; return (created, updated, ids)."""
     procs = sorted(set(procedure_ids))
+    for chunk in _chunks(procs):  # one rebuild of a procedure at a time (PostgreSQL; SQLite has one writer)
+        session.execute(
+            select(col(Procedure.id)).where(col(Procedure.id).in_(chunk)).order_by(col(Procedure.id)).with_for_update()
+        )
     notices: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     current: dict[int, tuple[int, int, str, int]] = {}  # notice pk -> (version id, number, hash, proc)
     for chunk in _chunks(procs):
         for pk, proc, record in session.execute(
-            select(Notice.id, Notice.procedure_id, Notice.record).where(Notice.procedure_id.in_(chunk))
+            select(col(Notice.id), col(Notice.procedure_id), col(Notice.record)).where(
+                col(Notice.procedure_id).in_(chunk)
+            )
         ):
             notices[proc].append((pk, record))
         for vid, npk, number, chash, proc in session.execute(
-            select(Version.id, Version.notice_pk, Version.number, Version.content_hash, Version.procedure_id).where(
-                Version.procedure_id.in_(chunk)
-            )
+            select(
+                col(Version.id),
+                col(Version.notice_pk),
+                col(Version.number),
+                col(Version.content_hash),
+                col(Version.procedure_id),
+            ).where(col(Version.procedure_id).in_(chunk))
         ):
             current[npk] = (vid, number, chash, proc)
     inserts: list[dict[str, Any]] = []
@@ -318,8 +340,15 @@ def rebuild_versions(session: Session, procedure_ids: Iterable[int], now: dateti
             elif current[pk][1:3] != (number, version.content_hash) or current[pk][3] != proc:
                 updates.append(row | {"vid": current[pk][0]})
         if last_state is not None:
-            proc_updates.append({"pid": proc, "display_id": first_id, "title": last_state.get("title"),
-                                 "buyer": last_state.get("buyer"), "updated_at": now})
+            proc_updates.append(
+                {
+                    "pid": proc,
+                    "display_id": first_id,
+                    "title": last_state.get("title"),
+                    "buyer": last_state.get("buyer"),
+                    "updated_at": now,
+                }
+            )
     return _write_versions(session, inserts, updates, stale, proc_updates)
 
 
@@ -333,13 +362,13 @@ def _write_versions(
     ids: list[int] = []
     conn = session.connection()
     if stale:
-        session.execute(delete(Version).where(Version.id.in_(stale)))
+        session.execute(delete(Version).where(col(Version.id).in_(stale)))
     for chunk in _chunks(inserts, 200):
-        ids += list(session.execute(insert(Version).returning(Version.id), list(chunk)).scalars())
+        ids += list(session.execute(insert(Version).returning(col(Version.id)), list(chunk)).scalars())
     if updates:
         stmt = (
             update(Version)
-            .where(Version.id == bindparam("vid"))
+            .where(col(Version.id) == bindparam("vid"))
             .values({k: bindparam(k) for k in updates[0] if k != "vid"})
         )
         conn.execute(stmt, updates)
@@ -347,9 +376,13 @@ def _write_versions(
     if proc_updates:
         stmt = (
             update(Procedure)
-            .where(Procedure.id == bindparam("pid"))
-            .values(display_id=bindparam("display_id"), title=bindparam("title"), buyer=bindparam("buyer"),
-                    updated_at=bindparam("updated_at"))
+            .where(col(Procedure.id) == bindparam("pid"))
+            .values(
+                display_id=bindparam("display_id"),
+                title=bindparam("title"),
+                buyer=bindparam("buyer"),
+                updated_at=bindparam("updated_at"),
+            )
         )
         conn.execute(stmt, proc_updates)
     return len(inserts), len(updates), ids
@@ -412,13 +445,15 @@ def _link_and_store(
     for row in refreshed:
         row["procedure_id"] = linker.resolve(row["procedure_id"])
     for chunk in _chunks(new_rows, 200):
-        pks = session.execute(insert(Notice).returning(Notice.id), [r for r, _, _ in chunk]).scalars().all()
+        pks = session.execute(insert(Notice).returning(col(Notice.id)), [r for r, _, _ in chunk]).scalars().all()
         for (row, own, _links), pk in zip(chunk, pks, strict=True):
             existing[(row["source"], row["notice_id"])] = pk
             linker.claim(own, row["procedure_id"], pk)
     if refreshed:
-        stmt = update(Notice).where(Notice.id == bindparam("nid")).values(
-            {k: bindparam(k) for k in refreshed[0] if k != "nid"}
+        stmt = (
+            update(Notice)
+            .where(col(Notice.id) == bindparam("nid"))
+            .values({k: bindparam(k) for k in refreshed[0] if k != "nid"})
         )
         session.connection().execute(stmt, refreshed)
     linker.flush()
@@ -429,3 +464,73 @@ def _link_and_store(
     stats.versions_created += created
     stats.versions_updated += updated
     stats.version_ids += ids
+
+
+# ------------------------------------------------------------------ one document at a time (workers, pollers)
+
+
+def save_documents(session: Session, documents: list[RawDocument], *, now: datetime) -> list[int]:
+    """Keep new raw documents, not yet processed; return the ids of those that were new."""
+    known = _existing_shas(session, Document, [d.sha256 for d in documents])
+    fresh: dict[str, RawDocument] = {}
+    for doc in documents:
+        if doc.sha256 not in known:
+            fresh.setdefault(doc.sha256, doc)
+    rows = [
+        {
+            "sha256": sha,
+            "source": d.source,
+            "locator": d.locator,
+            "media_type": d.media_type,
+            "size": len(d.content),
+            "content": zlib.compress(d.content, 1),
+            "fetched_at": now,
+            "processed_at": None,
+        }
+        for sha, d in fresh.items()
+    ]
+    ids: list[int] = []
+    for chunk in _chunks(rows, 200):
+        ids += list(session.execute(insert(Document).returning(col(Document.id)), list(chunk)).scalars())
+    return ids
+
+
+def load_document(session: Session, document_id: int) -> tuple[RawDocument, bool] | None:
+    """The raw document and whether it was processed already."""
+    row = session.get(Document, document_id)
+    if row is None:
+        return None
+    raw = RawDocument(row.source, row.locator, zlib.decompress(row.content), row.media_type)
+    return raw, row.processed_at is not None
+
+
+def unprocessed_documents(session: Session, *, limit: int = 1000) -> list[int]:
+    stmt = select(col(Document.id)).where(col(Document.processed_at).is_(None)).order_by(col(Document.id)).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
+def store_parsed(session: Session, document_id: int, item: ParsedItem, *, now: datetime) -> IngestStats:
+    """Store what the parser made of a saved document; mark it processed (idempotent by that mark)."""
+    stats = IngestStats(documents=1)
+    if item.error is not None or not item.snapshots:
+        item.error = item.error or "no notice found in document"
+        stats.quarantined = quarantine(session, [item], now)
+        session.execute(
+            update(Quarantine).where(col(Quarantine.sha256) == item.document.sha256).values(document_id=document_id)
+        )
+    else:
+        stats.stored = 1
+        _link_and_store(session, [(snap, document_id) for snap in item.snapshots], stats, now)
+    session.execute(update(Document).where(col(Document.id) == document_id).values(processed_at=now))
+    return stats
+
+
+def versions_of_document(session: Session, document_id: int) -> list[int]:
+    """Every version made by the notices of a document, old or new: the follow-up work, from database state."""
+    stmt = (
+        select(col(Version.id))
+        .join(Notice, col(Notice.id) == col(Version.notice_pk))
+        .where(col(Notice.document_id) == document_id)
+        .order_by(col(Version.id))
+    )
+    return list(session.execute(stmt).scalars())

@@ -6,7 +6,7 @@ Pure functions, no I/O.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,7 +53,7 @@ def parse_iso(value: str, *, naive_zone: ZoneInfo | None = PARIS) -> date | date
         return None
     if dt.tzinfo is None:
         if naive_zone is None:
-            return dt.replace(tzinfo=timezone.utc)
+            return dt.replace(tzinfo=UTC)
         dt = dt.replace(tzinfo=naive_zone)
     return fixed_offset(dt.replace(microsecond=0))
 
@@ -75,7 +75,7 @@ def combine_date_time(day_text: str, time_text: str | None) -> date | datetime |
         off = dm.group(2) if dm else None
     if off is None:
         return fixed_offset(paris_wall_time(day, hour, minute))
-    tz = timezone.utc if off == "Z" else datetime.strptime(off.replace(":", ""), "%z").tzinfo
+    tz = UTC if off == "Z" else datetime.strptime(off.replace(":", ""), "%z").tzinfo
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
 
 

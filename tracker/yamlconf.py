@@ -30,8 +30,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
     mapping: dict[str, Any] = {}
     lines: dict[str, int] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
-        mapping[key] = loader.construct_object(value_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
+        mapping[key] = loader.construct_object(value_node)
         lines[str(key)] = key_node.start_mark.line + 1
     mapping["__lines__"] = lines
     mapping["__line__"] = node.start_mark.line + 1
@@ -53,19 +53,20 @@ def interpolate(value: str, *, where: str, env: Mapping[str, str] | None = None)
     return _VAR.sub(sub, value)
 
 
-def _strip(obj: Any, *, where: str, env: Mapping[str, str] | None, interpolate_env: bool) -> Any:
+def _strip(obj: Any, *, path: str, line: int | None, env: Mapping[str, str] | None, interpolate_env: bool) -> Any:
+    """Drop the line bookkeeping and interpolate ``${VAR}``; errors name ``file:line``."""
     if isinstance(obj, dict):
-        line = obj.get("__line__")
         lines = obj.get("__lines__", {})
+        here = obj.get("__line__", line)
         return {
-            k: _strip(v, where=f"{where}:{lines.get(str(k), line)}", env=env, interpolate_env=interpolate_env)
+            k: _strip(v, path=path, line=lines.get(str(k), here), env=env, interpolate_env=interpolate_env)
             for k, v in obj.items()
             if k not in ("__lines__", "__line__")
         }
     if isinstance(obj, list):
-        return [_strip(v, where=where, env=env, interpolate_env=interpolate_env) for v in obj]
+        return [_strip(v, path=path, line=line, env=env, interpolate_env=interpolate_env) for v in obj]
     if isinstance(obj, str) and interpolate_env:
-        return interpolate(obj, where=where, env=env)
+        return interpolate(obj, where=f"{path}:{line}" if line else path, env=env)
     return obj
 
 
@@ -116,7 +117,7 @@ def validate(
     """Validate raw YAML data against a pydantic model; errors carry ``file:line: field: message``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top of the file")
-    clean = _strip(raw, where=str(path), env=env, interpolate_env=interpolate_env)
+    clean = _strip(raw, path=str(path), line=None, env=env, interpolate_env=interpolate_env)
     try:
         return model.model_validate(clean)
     except ValidationError as exc:

@@ -14,6 +14,7 @@ applying them to the previous state is consolidation's job, not the parser's.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -170,10 +171,10 @@ def _links_v110(value: Any) -> Iterator[str]:
 def collect_links(flat: dict[str, Any], gestion: dict[str, Any], donnees: dict[str, Any]) -> list[str]:
     found: list[str] = []
     found += [x for x in (valid_idweb(v) for v in as_list(flat.get("annonce_lie"))) if x]
-    try:
-        found += list(_links_from_anterieur(_json_field(flat.get("annonces_anterieures"), what="annonces_anterieures")))
-    except ParseError:
-        pass
+    with contextlib.suppress(ParseError):  # a broken link field never hides the others
+        found += list(
+            _links_from_anterieur(_json_field(flat.get("annonces_anterieures"), what="annonces_anterieures"))
+        )
     found += list(_links_v110(flat.get("annonces_anterieures_schema_v110")))
     found += list(_links_from_anterieur(dig(gestion, "MARCHE", "ANNONCE_ANTERIEUR")))
     found += list(_links_from_anterieur(dig(gestion, "REFERENCE", "ANNONCE_ANTERIEUR")))
@@ -316,7 +317,13 @@ def _modification_amendments(mod: dict[str, Any]) -> list[Amendment]:
 
 
 def _typed_statement(
-    field: str | None, old_text: str | None, new_text: str | None, *, lot: str | None, section: str | None, evidence: str
+    field: str | None,
+    old_text: str | None,
+    new_text: str | None,
+    *,
+    lot: str | None,
+    section: str | None,
+    evidence: str,
 ) -> Amendment | None:
     if field is None or not new_text:
         return None
@@ -357,7 +364,9 @@ def free_text_amendments(text: str | None, *, section: str, lot: str | None = No
     rest = " ".join(rest.split())
     out = list(typed)
     if not typed or len(re.sub(r"\W", "", rest)) > 20:
-        out.append(Amendment(field="text", old=None, new=rest if typed else text, lot=lot, section=section, evidence=text))
+        out.append(
+            Amendment(field="text", old=None, new=rest if typed else text, lot=lot, section=section, evidence=text)
+        )
     return out
 
 
@@ -427,9 +436,9 @@ def _fns_lots(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _rectif_325_amendments(body: dict[str, Any]) -> list[Amendment]:
     out: list[Amendment] = []
     infos = body.get("infosRectif")
-    for key, value in (infos.items() if isinstance(infos, dict) else []):
+    for key, value in infos.items() if isinstance(infos, dict) else []:
         for text in as_list(value):
-            out += free_text_amendments(text_of(text), section=_SECTION_LABELS.get(key, key))
+            out += free_text_amendments(text_of(text), section=_SECTION_LABELS.get(key) or str(key))
     for key, value in body.items():
         if key.lower().startswith("lire") and key != "infosRectif":
             new = text_of(value)
@@ -466,7 +475,7 @@ def _apply_325(donnees: dict[str, Any], snap: NoticeSnapshot) -> bool:
         part = donnees.get(fmt)
         if not isinstance(part, dict):
             continue
-        org = part.get("organisme") if isinstance(part.get("organisme"), dict) else {}
+        org = _mapping(part.get("organisme"))
         for kind_body, body in part.items():
             if kind_body != "organisme" and isinstance(body, dict):
                 _snapshot_325(kind_body, body, org, snap)
@@ -513,12 +522,16 @@ def _apply_v110(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
 # ------------------------------------------------------------------ entry points
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _common(idweb: str, flat: dict[str, Any], gestion: dict[str, Any], donnees: dict[str, Any]) -> NoticeSnapshot:
-    ref = gestion.get("REFERENCE") if isinstance(gestion.get("REFERENCE"), dict) else {}
-    type_avis = ref.get("TYPE_AVIS") if isinstance(ref.get("TYPE_AVIS"), dict) else {}
+    ref = _mapping(gestion.get("REFERENCE"))
+    type_avis = _mapping(ref.get("TYPE_AVIS"))
     nature = flat.get("nature") or choice(type_avis.get("NATURE"))
     etat = flat.get("etat") or choice(type_avis.get("STATUT"))
-    indexation = gestion.get("INDEXATION") if isinstance(gestion.get("INDEXATION"), dict) else {}
+    indexation = _mapping(gestion.get("INDEXATION"))
     published = _published(flat.get("dateparution") or text_of(indexation.get("DATE_PUBLICATION")))
     snap = NoticeSnapshot(
         source=SOURCE,
@@ -561,7 +574,9 @@ def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
     snap.buyer = clean_name(dig(donnees, "IDENTITE", "DENOMINATION")) or snap.buyer
     snap.cpv = _v230_cpv(donnees)
     snap.nuts = _v230_nuts(donnees)
-    ref = text_of(dig(donnees, "OBJET", "REF_MARCHE")) or text_of(dig(donnees, "CONDITION_ADMINISTRATIVE", "REFERENCE_MARCHE"))
+    ref = text_of(dig(donnees, "OBJET", "REF_MARCHE")) or text_of(
+        dig(donnees, "CONDITION_ADMINISTRATIVE", "REFERENCE_MARCHE")
+    )
     if ref:
         snap.extra["buyer_ref"] = ref
     if snap.kind == "rectificatif" or isinstance(donnees.get("RECTIF"), dict):
@@ -672,9 +687,9 @@ _LEGACY_KEYS = {
 def _legacy_value(key: str, value: Any) -> Any:
     if isinstance(value, str) and value.startswith("<?xml"):
         return ""  # an empty XML element rendered as an XML string: a chosen option
-    if isinstance(value, int) and not isinstance(value, bool) and key.startswith("date") or key == "receptoffres":
-        if isinstance(value, int) and value > 10**11:
-            return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+    epoch_key = key.startswith("date") or key == "receptoffres"
+    if epoch_key and isinstance(value, int) and not isinstance(value, bool) and value > 10**11:
+        return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
     return value
 
 

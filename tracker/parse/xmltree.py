@@ -71,10 +71,10 @@ def _prefix_for(uri: str, source_prefix: str | None) -> str | None:
 def tag_name(el: etree._Element) -> str:
     qname = etree.QName(el)
     if qname.namespace is None:
-        return qname.localname
+        return str(qname.localname)
     prefix = _prefix_for(qname.namespace, el.prefix)
     # root elements of UBL documents (ContractNotice…) carry the default namespace: keep the local name
-    return f"{prefix}:{qname.localname}" if prefix else qname.localname
+    return f"{prefix}:{qname.localname}" if prefix else str(qname.localname)
 
 
 def element_to_obj(el: etree._Element) -> Any:

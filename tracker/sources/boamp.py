@@ -125,8 +125,13 @@ class BoampSource(HttpSource[BoampOptions]):
         limit = min(self.options.page_size, ODS_WINDOW - 1 - offset)
         if limit <= 0:
             raise PermanentError(f"{self.name}: more than {ODS_WINDOW} records for {where}; use backfill_range")
-        params: dict[str, str | int] = {"where": where, "order_by": "idweb", "limit": limit, "offset": offset}
-        params["timezone"] = "Europe/Paris"  # dateparution is a Paris date
+        params: dict[str, str | int] = {
+            "where": where,
+            "order_by": "idweb",  # only to keep offset pages stable; never compared (see the class docstring)
+            "limit": limit,
+            "offset": offset,
+            "timezone": "Europe/Paris",  # dateparution is a Paris date
+        }
         response = self.get(self.records_url, params=params)
         return _json_page(response.content, redact_url(response.request.url))
 

@@ -95,8 +95,10 @@ class FolderSource(Source[FolderOptions]):
                 continue
             try:
                 seen, document = self._check(path, known)
-            except OSError as exc:  # vanished or unreadable: not in the cursor, so tried again next poll
+            except OSError as exc:  # vanished or unreadable: tried again next poll
                 log.warning("%s: cannot read %s: %s, skipped", self.name, path, exc.strerror)
+                if known is not None:
+                    updated[relpath] = known.entry()
                 continue
             updated[relpath] = seen.entry()
             if document is not None:

@@ -8,7 +8,7 @@ condition                                   outcome
 2xx, 304                                    returned
 5xx, 408, timeout, connection error,        retried with exponential backoff and jitter, then
 truncated or undecodable body               :class:`TransientError`
-429 / 503 with ``Retry-After``, 429 with    waits as asked when the wait is at most ``policy.max_wait``;
+5xx/408/429 with ``Retry-After``, 429 with  waits as asked when the wait is at most ``policy.max_wait``;
 the OpenDataSoft quota body                 otherwise :class:`RateLimitedError` at once (says when)
 other 4xx, redirect loops, bad URL          :class:`HttpStatusError` / :class:`PermanentError`, no retry
 body larger than ``max_bytes``              :class:`PermanentError`
@@ -196,8 +196,10 @@ def _buffered(response: httpx.Response, body: bytes) -> httpx.Response:
 
 
 def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
     try:
-        instant = parsedate_to_datetime(value)  # type: ignore[arg-type]  # None is caught below
+        instant = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
