@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 from tracker import __version__
+from tracker.config import SourcesConfig, load_sources
 from tracker.db import ensure_schema, make_engine, session_scope, upgrade
 from tracker.exceptions import TrackerError
-from tracker.history import find_procedure, history, render_text
+from tracker.history import find_procedure, history, render_text, safe
 from tracker.pipeline import ingest_documents
+from tracker.poll import PollReport, poll_source, source_states
 from tracker.reader import documents_from_file, iter_files
+from tracker.service import Embedded
 from tracker.settings import get_settings
-from tracker.store import IngestStats, ParsedItem, RawDocument
+from tracker.sources.http import make_client
+from tracker.store import IngestStats, ParsedItem, RawDocument, database_counts
 
 err = Console(stderr=True, highlight=False)
 
@@ -202,6 +207,145 @@ def quarantine_cmd(ctx: Context, limit: int) -> None:
             click.echo(f"{q.created_at:%Y-%m-%d %H:%M}  {q.locator}\n    {q.reason}")
         if not rows:
             click.echo("nothing quarantined")
+
+
+# ------------------------------------------------------------------ the service (issue: event-driven pipeline)
+
+
+def _sources(ctx: Context) -> SourcesConfig:
+    try:
+        return load_sources(ctx.config_dir)
+    except TrackerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _embedded(ctx: Context) -> Embedded:
+    settings = ctx.settings
+    client = make_client(user_agent=settings.user_agent, timeout=settings.http_timeout)
+    return Embedded(ctx.ready_engine(), _sources(ctx), client, on_versions=_notifier(ctx))
+
+
+def _report_line(report: PollReport) -> str:
+    state = "ok" if report.ok else f"FAILED: {report.error}"
+    return f"{report.name}: {report.fetched} fetched, {len(report.new_ids)} new, {report.steps} step(s) — {state}"
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One poll of every configured source, then exit.")
+@pass_ctx
+def run(ctx: Context, once: bool) -> None:
+    """Watch the configured sources: poll on schedule, process in-process (embedded default)."""
+    service = _embedded(ctx)
+    if not service.sources.enabled:
+        raise click.ClickException(f"no source configured in {ctx.config_dir / 'sources.yaml'}")
+    if once:
+        reports = service.run_once()
+        for report in reports:
+            click.echo(_report_line(report))
+        if all(not r.ok for r in reports):
+            sys.exit(1)
+        return
+    names = ", ".join(cfg.name for cfg in service.sources.enabled)
+    err.print(f"watching {names} (database {ctx.engine.url.render_as_string(hide_password=True)}); Ctrl-C stops")
+    service.run_forever(on_report=lambda r: click.echo(_report_line(r)))
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+def poll(ctx: Context, name: str) -> None:
+    """One poll of one source, printing what it found."""
+    service = _embedded(ctx)
+    try:
+        cfg = service.sources.get(name)
+    except TrackerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = service.poll(cfg, progress=lambda r: err.print(f"  step {r.steps}: {r.fetched} fetched", highlight=False))
+    click.echo(_report_line(report))
+    for line in _new_notices(ctx, report.new_ids):
+        click.echo(f"  {line}")
+    if not report.ok:
+        sys.exit(1)
+
+
+def _new_notices(ctx: Context, document_ids: list[int]) -> list[str]:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from tracker.models import Notice
+
+    if not document_ids:
+        return []
+    with session_scope(ctx.engine) as session:
+        rows = session.execute(
+            select(col(Notice.notice_id), col(Notice.kind), col(Notice.record)).where(
+                col(Notice.document_id).in_(document_ids[:500])
+            )
+        ).all()
+    return [f"{nid:<14} {kind:<13} {safe((rec or {}).get('title') or '')[:90]}" for nid, kind, rec in rows]
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First publication day.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last publication day (default: today).")
+@pass_ctx
+def backfill(ctx: Context, name: str, since: datetime, until: datetime | None) -> None:
+    """Load a range of past publications; interrupt it at will, run it again to resume."""
+    service = _embedded(ctx)
+    try:
+        cfg = service.sources.get(name)
+    except TrackerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if "since" not in type(cfg.options).model_fields:
+        raise click.ClickException(f"source {name!r} ({cfg.kind}) has no publication dates to backfill")
+    job = cfg.model_copy(
+        update={"name": f"{cfg.name}-backfill", "options": cfg.options.model_copy(update={"since": since.date()})}
+    )
+    last = (until or datetime.now(UTC)).date().isoformat()
+
+    def beyond(cursor: dict[str, Any]) -> bool:
+        return str(cursor.get("day", "")) > last
+
+    def show(report: PollReport) -> None:
+        day = report.cursor.get("day") if report.cursor else None
+        err.print(f"  {report.fetched} fetched, {len(report.new_ids)} new (at {day or '…'})", highlight=False)
+
+    report = poll_source(
+        service.engine,
+        job,
+        client=service.client,
+        on_new=service.handle_new,
+        progress=lambda r: show(r),
+        should_stop=beyond,
+    )
+    click.echo(_report_line(report) + f"; resume point {report.cursor}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_ctx
+def status(ctx: Context) -> None:
+    """Each source's last success, last error and cursor; what the database holds."""
+    from rich.table import Table
+
+    engine = ctx.ready_engine()
+    table = Table("source", "kind", "last success", "last error", "failures", "cursor")
+    with session_scope(engine) as session:
+        for st in source_states(session):
+            error = f"{st.last_error_at:%Y-%m-%d %H:%M} {st.last_error}" if st.last_error_at else "—"
+            table.add_row(
+                st.name,
+                st.kind,
+                f"{st.last_success_at:%Y-%m-%d %H:%M}" if st.last_success_at else "never",
+                safe(error)[:120],
+                str(st.consecutive_failures),
+                json.dumps(st.cursor)[:60],
+            )
+        counts = database_counts(session)
+    Console(highlight=False).print(table)
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
 def main() -> None:

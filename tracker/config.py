@@ -108,6 +108,24 @@ def check_cron(value: str) -> str:
     return " ".join(fields)
 
 
+def cron_sets(value: str) -> list[set[int]]:
+    """The allowed values of each of the five fields of a checked cron expression."""
+    sets: list[set[int]] = []
+    for text, (_label, low, high, names) in zip(value.split(), _CRON_FIELDS, strict=True):
+        allowed: set[int] = set()
+        for part in text.split(","):
+            base, _, step = part.partition("/")
+            if base == "*":
+                start, stop = low, high
+            else:
+                first, _, last = base.partition("-")
+                start = _cron_value(first, low, high, names)
+                stop = _cron_value(last, low, high, names) if last else (high if step else start)
+            allowed.update(range(start, stop + 1, int(step) if step else 1))
+        sets.append(allowed)
+    return sets
+
+
 class SourceConfig(BaseModel):
     """One configured source: which kind, how often, with which options."""
 

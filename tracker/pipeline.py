@@ -74,3 +74,19 @@ def process_document(engine: Engine, document_id: int, *, now: datetime | None =
         if not processed:
             store_parsed(session, document_id, parse_item(raw), now=now or datetime.now(UTC))
         return versions_of_document(session, document_id)
+
+
+def process_documents(engine: Engine, document_ids: list[int], *, now: datetime | None = None) -> list[int]:
+    """:func:`process_document` for many saved documents, a transaction per chunk (the embedded mode)."""
+    version_ids: list[int] = []
+    for start in range(0, len(document_ids), 200):
+        with session_scope(engine) as session:
+            for document_id in document_ids[start : start + 200]:
+                loaded = load_document(session, document_id)
+                if loaded is None:
+                    continue
+                raw, processed = loaded
+                if not processed:
+                    store_parsed(session, document_id, parse_item(raw), now=now or datetime.now(UTC))
+                version_ids += versions_of_document(session, document_id)
+    return list(dict.fromkeys(version_ids))

@@ -20,12 +20,14 @@ from tracker.exceptions import ParseError
 from tracker.notice import NoticeSnapshot
 from tracker.parse import boamp
 from tracker.parse.eforms import snapshot_from_eforms
+from tracker.parse.feed import snapshot_from_feed_item
 from tracker.parse.xmltree import xml_to_dict
 from tracker.store import ParsedItem, RawDocument
 
 ODS_RECORD = "application/vnd.opendatasoft.record+json"
 DILA_API = "application/vnd.dila.api+json"
 XML = "application/xml"
+FEED_ITEM = "application/x-feed-item+json"
 
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
 _EFORMS_ROOTS = {"ContractNotice", "ContractAwardNotice", "PriorInformationNotice"}
@@ -107,17 +109,48 @@ def documents_from_file(path: Path, *, source: str = "boamp") -> Iterator[RawDoc
         raise InputError(f"{path}: unrecognised format (expected JSON, JSONL or XML)")
 
 
+def _loads(content: bytes) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from exc
+
+
+def _json_snapshots(data: Any) -> list[NoticeSnapshot]:
+    """A JSON document of unknown shape (a dropped file): one record, a response, or the DILA API."""
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        records: list[Any] = data["results"]
+    elif isinstance(data, list):
+        records = data
+    elif isinstance(data, dict) and "gestion" in data and "donnees" in data and "idweb" not in data:
+        return [boamp.parse_dila_api_json(data)]
+    else:
+        return [boamp.parse_ods_record(data)]
+    snapshots = []
+    for record in records:
+        try:
+            snapshots.append(boamp.parse_ods_record(record))
+        except ParseError:
+            continue  # one bad record of a dropped file does not hide the others
+    if not snapshots:
+        raise ParseError("no readable record in the JSON document")
+    return snapshots
+
+
 def parse_document(doc: RawDocument) -> list[NoticeSnapshot]:
     """Parse one raw document (pure). Raise ParseError with the reason."""
-    if doc.media_type == ODS_RECORD or doc.media_type == "application/json":
-        try:
-            record = orjson.loads(doc.content)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"invalid JSON: {exc}") from exc
-        return [boamp.parse_ods_record(record)]
+    if doc.media_type == ODS_RECORD:
+        return [boamp.parse_ods_record(_loads(doc.content))]
+    if doc.media_type == FEED_ITEM:
+        item = _loads(doc.content)
+        if not isinstance(item, dict):
+            raise ParseError("feed item is not a JSON object")
+        return [snapshot_from_feed_item(doc.source, item)]
     if doc.media_type == DILA_API:
-        return [boamp.parse_dila_api_json(orjson.loads(doc.content))]
-    if doc.media_type in (XML, "text/xml"):
+        return [boamp.parse_dila_api_json(_loads(doc.content))]
+    if doc.media_type in ("application/json", "application/octet-stream") and doc.content.lstrip()[:1] in (b"{", b"["):
+        return _json_snapshots(_loads(doc.content))
+    if doc.media_type in (XML, "text/xml", "application/octet-stream") and doc.content.lstrip()[:1] == b"<":
         root, tree = xml_to_dict(doc.content)
         local = root.split(":")[-1]
         if local in ("ANNONCE", "ann"):

@@ -534,3 +534,22 @@ def versions_of_document(session: Session, document_id: int) -> list[int]:
         .order_by(col(Version.id))
     )
     return list(session.execute(stmt).scalars())
+
+
+def database_counts(session: Session) -> dict[str, int]:
+    """What the database holds, for ``tracker status``."""
+    from sqlalchemy import func
+
+    from tracker.models import Delivery
+
+    counts = {
+        "documents": session.scalar(select(func.count()).select_from(Document)) or 0,
+        "unprocessed": session.scalar(select(func.count()).where(col(Document.processed_at).is_(None))) or 0,
+        "notices": session.scalar(select(func.count()).select_from(Notice)) or 0,
+        "procedures": session.scalar(select(func.count()).select_from(Procedure)) or 0,
+        "versions": session.scalar(select(func.count()).select_from(Version)) or 0,
+        "quarantined": session.scalar(select(func.count()).select_from(Quarantine)) or 0,
+    }
+    for status, n in session.execute(select(col(Delivery.status), func.count()).group_by(col(Delivery.status))):
+        counts[f"deliveries {status}"] = n
+    return counts

@@ -1,0 +1,123 @@
+"""Polling a configured source: fetch step by step, keep what is new, advance the cursor.
+
+Each step's documents and the cursor that covers them are committed together, so an interrupted poll
+resumes where it stopped and loses nothing (a document fetched twice is stored once). New document ids
+are handed to ``on_new`` only after their commit: the caller processes them in-process (embedded mode)
+or enqueues one task per id (workers).
+
+A failing source records its error and opens its circuit breaker; it never stops the other sources.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from tracker.config import SourceConfig
+from tracker.db import session_scope
+from tracker.exceptions import FetchError, TrackerError
+from tracker.models import SourceState
+from tracker.sources.http import CircuitBreaker
+from tracker.store import RawDocument, save_documents
+
+log = logging.getLogger(__name__)
+
+NewDocuments = Callable[[list[int]], None]
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class PollReport:
+    name: str
+    steps: int = 0
+    fetched: int = 0
+    new_ids: list[int] = field(default_factory=list)
+    error: str | None = None
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _state(session: Session, cfg: SourceConfig) -> SourceState:
+    state = session.get(SourceState, cfg.name)
+    if state is None:
+        state = SourceState(name=cfg.name, kind=cfg.kind, cursor={}, breaker={})
+        session.add(state)
+        session.flush()
+    return state
+
+
+def source_states(session: Session) -> list[SourceState]:
+    return list(session.execute(select(SourceState).order_by(col(SourceState.name))).scalars())
+
+
+def _record(engine: Engine, name: str, *, now: datetime, breaker: CircuitBreaker, error: str | None) -> None:
+    with session_scope(engine) as session:
+        state = session.get(SourceState, name)
+        if state is None:
+            return
+        state.breaker = breaker.to_dict()
+        if error is None:
+            state.last_success_at = now
+            state.consecutive_failures = 0
+        else:
+            state.last_error_at = now
+            state.last_error = error[:2000]
+            state.consecutive_failures += 1
+
+
+def poll_source(
+    engine: Engine,
+    cfg: SourceConfig,
+    *,
+    client: httpx.Client,
+    clock: Clock = lambda: datetime.now(UTC),
+    on_new: NewDocuments | None = None,
+    max_steps: int | None = None,
+    progress: Callable[[PollReport], None] | None = None,
+    should_stop: Callable[[dict[str, Any]], bool] | None = None,
+) -> PollReport:
+    """Poll one source until it has nothing more (or ``max_steps``); never raises for a fetch failure."""
+    report = PollReport(cfg.name)
+    with session_scope(engine) as session:
+        state = _state(session, cfg)
+        cursor, breaker_data = dict(state.cursor), dict(state.breaker)
+    breaker = CircuitBreaker.from_dict(cfg.name, breaker_data)
+    try:
+        breaker.check(clock())
+        source = cfg.build(client)
+        while max_steps is None or report.steps < max_steps:
+            now = clock()
+            result = source.fetch(cursor, now=now)
+            raws = [RawDocument(d.source, d.locator, d.content, d.media_type) for d in result.documents]
+            with session_scope(engine) as session:
+                ids = save_documents(session, raws, now=now)
+                _state(session, cfg).cursor = result.cursor
+            cursor = result.cursor
+            report.steps += 1
+            report.fetched += len(raws)
+            report.new_ids += ids
+            if on_new is not None and ids:
+                on_new(ids)
+            if progress is not None:
+                progress(report)
+            if result.done or (should_stop is not None and should_stop(cursor)):
+                break
+    except (FetchError, TrackerError) as exc:
+        report.error = str(exc)
+        breaker.record_failure(clock())
+        log.warning("source %s failed: %s", cfg.name, report.error)
+    else:
+        breaker.record_success()
+    report.cursor = cursor
+    _record(engine, cfg.name, now=clock(), breaker=breaker, error=report.error)
+    return report

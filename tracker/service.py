@@ -1,0 +1,79 @@
+"""The embedded default: every stage in this process, on a SQLite file, no server to start.
+
+The same stage functions as the Celery workers (``poll_source`` → ``process_documents`` → fan-out →
+deliver), called in-process: both modes give the same results.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+
+import httpx
+from sqlalchemy import Engine
+
+from tracker.config import SourceConfig, SourcesConfig
+from tracker.pipeline import process_documents
+from tracker.poll import PollReport, poll_source
+from tracker.schedule import next_due
+
+log = logging.getLogger(__name__)
+
+VersionHook = Callable[[list[int]], None]
+
+
+@dataclass
+class Embedded:
+    engine: Engine
+    sources: SourcesConfig
+    client: httpx.Client
+    on_versions: VersionHook | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def handle_new(self, document_ids: list[int]) -> None:
+        version_ids = process_documents(self.engine, document_ids)
+        if version_ids and self.on_versions is not None:
+            self.on_versions(version_ids)
+
+    def poll(self, cfg: SourceConfig, *, progress: Callable[[PollReport], None] | None = None) -> PollReport:
+        return poll_source(self.engine, cfg, client=self.client, clock=self.clock, on_new=self.handle_new,
+                           progress=progress)
+
+    def run_once(self) -> list[PollReport]:
+        """One poll of every enabled source; a failing source never stops the others."""
+        return [self.poll(cfg) for cfg in self.sources.enabled]
+
+    def run_forever(self, *, on_report: Callable[[PollReport], None] | None = None) -> None:
+        """Poll each source when it is due, until SIGINT/SIGTERM or ``stop`` is set."""
+        self._install_signals()
+        now = self.clock()
+        due = {cfg.name: now for cfg in self.sources.enabled}
+        by_name = {cfg.name: cfg for cfg in self.sources.enabled}
+        while not self.stop.is_set() and due:
+            name = min(due, key=lambda n: due[n])
+            wait = (due[name] - self.clock()).total_seconds()
+            if wait > 0 and self.stop.wait(min(wait, 60)):
+                break
+            if due[name] > self.clock():
+                continue
+            report = self.poll(by_name[name])
+            if on_report is not None:
+                on_report(report)
+            due[name] = next_due(by_name[name], self.clock())
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s: stopping after the current step", signum)
+            self.stop.set()
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
