@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tracker.config import SourcesConfig, load_sources
 from tracker.db import ensure_schema, make_engine, session_scope, upgrade
 from tracker.exceptions import TrackerError
 from tracker.history import find_procedure, history, render_text, safe
+from tracker.outbox import Notifier
 from tracker.pipeline import ingest_documents
 from tracker.poll import PollReport, poll_source, source_states
 from tracker.reader import documents_from_file, iter_files
@@ -27,6 +29,7 @@ from tracker.service import Embedded
 from tracker.settings import get_settings
 from tracker.sources.http import make_client
 from tracker.store import IngestStats, ParsedItem, RawDocument, database_counts
+from tracker.subscribers import Subscriber, load_subscribers
 
 err = Console(stderr=True, highlight=False)
 
@@ -157,9 +160,19 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str, batch_size: int) 
         sys.exit(1)
 
 
-def _notifier(ctx: Context) -> Any:
-    """The notification hook; filled in by the notification stage when subscribers are configured."""
-    return None
+def _subscribers(ctx: Context) -> list[Subscriber]:
+    try:
+        return load_subscribers(ctx.config_dir)
+    except TrackerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _notifier(ctx: Context) -> Notifier | None:
+    """The notification stage in this process, when subscribers are configured."""
+    subscribers = _subscribers(ctx)
+    if not subscribers:
+        return None
+    return Notifier(ctx.ready_engine(), subscribers, clock=lambda: datetime.now(UTC))
 
 
 def _summary(stats: IngestStats, *, files: int, bad_files: int) -> None:
@@ -247,7 +260,13 @@ def run(ctx: Context, once: bool) -> None:
         return
     names = ", ".join(cfg.name for cfg in service.sources.enabled)
     err.print(f"watching {names} (database {ctx.engine.url.render_as_string(hide_password=True)}); Ctrl-C stops")
-    service.run_forever(on_report=lambda r: click.echo(_report_line(r)))
+
+    def on_report(report: PollReport) -> None:
+        click.echo(_report_line(report))
+        if isinstance(service.on_versions, Notifier):
+            service.on_versions.sweep()  # retries and digests that have come due
+
+    service.run_forever(on_report=on_report)
 
 
 @cli.command()
@@ -346,6 +365,107 @@ def status(ctx: Context) -> None:
         counts = database_counts(session)
     Console(highlight=False).print(table)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+# ------------------------------------------------------------------ subscribers and deliveries
+
+
+@cli.group()
+def subscribers() -> None:
+    """Who gets notified of what (config/subscribers*.yaml)."""
+
+
+@subscribers.command("check")
+@pass_ctx
+def subscribers_check(ctx: Context) -> None:
+    """Validate every subscriber file; list the subscribers with their (masked) channels."""
+    subs = _subscribers(ctx)
+    for sub in subs:
+        scope = ", ".join([*(f"follow {f}" for f in sub.follow), *(f"profile {i}" for i in range(len(sub.profiles)))])
+        click.echo(f"{sub.name} [{sub.language}] {scope or '—'}; changes: {', '.join(sub.changes)}")
+        for url in sub.masked_urls():
+            click.echo(f"    {url}")
+    click.echo(f"{len(subs)} subscriber(s) valid in {ctx.config_dir}")
+
+
+def _parse_since(value: str) -> timedelta:
+    m = re.fullmatch(r"(\d+)\s*([dhw])", value.strip())
+    if not m:
+        raise click.BadParameter("use a number of days, hours or weeks: 30d, 12h, 2w")
+    n, unit = int(m.group(1)), m.group(2)
+    return timedelta(days=n) if unit == "d" else timedelta(hours=n) if unit == "h" else timedelta(weeks=n)
+
+
+@subscribers.command("test")
+@click.argument("name")
+@click.option("--since", default="30d", show_default=True, help="How far back to replay: 30d, 12h, 2w.")
+@pass_ctx
+def subscribers_test(ctx: Context, name: str, since: str) -> None:
+    """Replay stored history: print, per channel, exactly what NAME would have been sent. Sends nothing."""
+    from tracker.outbox import replay
+
+    subs = {s.name: s for s in _subscribers(ctx)}
+    if name not in subs:
+        raise click.ClickException(f"no subscriber named {name!r} (known: {', '.join(sorted(subs)) or 'none'})")
+    cutoff = (datetime.now(UTC) - _parse_since(since)).date()
+    count = 0
+    for channel, message in replay(ctx.ready_engine(), subs[name], published_since=cutoff):
+        count += 1
+        click.echo(f"--- {channel} [{message.format}] {message.title}")
+        click.echo(message.body)
+    click.echo(f"{count} message(s) would have been sent to {name} since {cutoff}")
+
+
+@cli.command("notify-test")
+@click.argument("name")
+@pass_ctx
+def notify_test(ctx: Context, name: str) -> None:
+    """Send a sample notification to every channel of subscriber NAME."""
+    from tracker.notify.dispatch import send_sample
+
+    subs = {s.name: s for s in _subscribers(ctx)}
+    if name not in subs:
+        raise click.ClickException(f"no subscriber named {name!r}")
+    failed = 0
+    for label, result in send_sample(subs[name]):
+        click.echo(f"{label}: {'sent' if result.ok else f'FAILED: {result.error}'}")
+        failed += not result.ok
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--failed", is_flag=True, help="Only failed and dead deliveries.")
+@click.option("--retry", "retry_id", type=int, help="Send delivery ID again now.")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+def deliveries(ctx: Context, failed: bool, retry_id: int | None, limit: int) -> None:
+    """List notifications sent, pending, failed and dead; retry one."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from tracker.models import Delivery
+    from tracker.outbox import deliver, retry
+
+    engine = ctx.ready_engine()
+    if retry_id is not None:
+        now = datetime.now(UTC)
+        if not retry(engine, retry_id, now=now):
+            raise click.ClickException(f"no delivery {retry_id} to retry (unknown or already sent)")
+        status = deliver(engine, retry_id, _subscribers(ctx), now=now)
+        click.echo(f"delivery {retry_id}: {status}")
+        return
+    with session_scope(engine) as session:
+        stmt = select(Delivery).order_by(col(Delivery.id).desc()).limit(limit)
+        if failed:
+            stmt = stmt.where(col(Delivery.status).in_(("failed", "dead")))
+        rows = session.execute(stmt).scalars().all()
+        for d in rows:
+            what = f"version {d.version_id}" if d.version_id else f"digest {d.digest_key}"
+            line = f"{d.id:>6} {d.status:<8} {d.subscriber} → {d.channel_label}  {what}  attempts {d.attempts}"
+            click.echo(line + (f"\n         {safe(d.last_error)[:200]}" if d.last_error else ""))
+        if not rows:
+            click.echo("no deliveries")
 
 
 def main() -> None:

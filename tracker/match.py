@@ -155,23 +155,27 @@ def _phrase_in(phrase: str, facets: Facets) -> bool:
         return any(w.startswith(last) for w in facets.word_set) if prefix else last in facets.word_set
     head, n, words = tuple(parts[:-1]), len(parts), facets.words
     for i in range(len(words) - n + 1):
-        if words[i : i + n - 1] == head and (words[i + n - 1].startswith(last) if prefix else words[i + n - 1] == last):
+        word = words[i + n - 1]
+        if words[i : i + n - 1] == head and (word.startswith(last) if prefix else word == last):
             return True
     return False
 
 
 def profile_matches(profile: Profile, facets: Facets) -> bool:
     """Every criterion the profile gives matches (one of its values); an empty profile matches everything."""
-    checks = (
-        (profile.buyer, lambda: any(b in facets.buyer for b in profile.buyer)),
-        (profile.cpv, lambda: any(c.startswith(p) for c in facets.cpv for p in profile.cpv)),
-        (profile.departments, lambda: not facets.departments.isdisjoint(profile.departments)),
-        (profile.nuts, lambda: any(n.startswith(p) for n in facets.nuts for p in profile.nuts)),
-        (profile.keywords, lambda: any(_phrase_in(k, facets) for k in profile.keywords)),
-        (profile.sources, lambda: not facets.sources.isdisjoint(profile.sources)),
-        (profile.families, lambda: facets.family in profile.families),
-    )
-    return all(test() for given, test in checks if given)
+    if profile.buyer and not any(b in facets.buyer for b in profile.buyer):
+        return False
+    if profile.cpv and not any(c.startswith(p) for c in facets.cpv for p in profile.cpv):
+        return False
+    if profile.departments and facets.departments.isdisjoint(profile.departments):
+        return False
+    if profile.nuts and not any(n.startswith(p) for n in facets.nuts for p in profile.nuts):
+        return False
+    if profile.keywords and not any(_phrase_in(k, facets) for k in profile.keywords):
+        return False
+    if profile.sources and facets.sources.isdisjoint(profile.sources):
+        return False
+    return not profile.families or facets.family in profile.families
 
 
 def _first_profile(subscriber: Subscriber, facets: Facets | None) -> int | None:
@@ -189,12 +193,17 @@ class Match:
 
     ``reasons``: first the scope (``follow:<identifier>``, ``profile:<n>``, ``profile_entered:<n>``,
     ``profile_left:<n>``, profiles numbered from 0), then the change names that were kept, sorted.
+    ``critical``: a cancellation notice, or a critical change among ``changes`` (:func:`is_critical_change`).
     """
 
     subscriber: Subscriber
     changes: list[dict[str, Any]]
     reasons: list[str]
     critical: bool
+
+
+def _critical(event: VersionEvent, changes: list[dict[str, Any]]) -> bool:
+    return event.kind == "cancellation" or any(is_critical_change(c) for c in changes)
 
 
 def _filtered(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match | None:
@@ -214,13 +223,15 @@ def _filtered(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match 
             hits |= hit
     if not kept:
         return None
-    return Match(subscriber, kept, [scope, *sorted(hits)], any(is_critical_change(c) for c in kept))
+    return Match(subscriber, kept, [scope, *sorted(hits)], _critical(event, kept))
 
 
 def _whole(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match:
     changes = list(event.changes)
-    names = set().union(*(classify(c) for c in changes))
-    return Match(subscriber, changes, [scope, *sorted(names)], any(is_critical_change(c) for c in changes))
+    names: set[str] = set()
+    for change in changes:
+        names |= classify(change)
+    return Match(subscriber, changes, [scope, *sorted(names)], _critical(event, changes))
 
 
 def _evaluate(subscriber: Subscriber, event: VersionEvent, now: Facets, before: Facets | None) -> Match | None:
@@ -294,7 +305,9 @@ class Matcher:
         self._word_prefixes = _PrefixIndex()  # one-word keywords ending with *
         self._cpv = _PrefixIndex()
         self._nuts = _PrefixIndex()
-        self._exact: dict[str, dict[str, set[int]]] = {k: defaultdict(set) for k in ("departments", "families", "sources")}
+        self._exact: dict[str, dict[str, set[int]]] = {
+            k: defaultdict(set) for k in ("departments", "families", "sources")
+        }
         self._always: set[int] = set()  # catch-all profiles, buyer substrings shorter than 3 letters
         for i, subscriber in enumerate(self.subscribers):
             for identifier in subscriber.follow:

@@ -8,15 +8,33 @@ subscriber, channel and version (``delivery.dedup_key``).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
+class AwareDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend: SQLite forgets the offset, so store and read UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a timezone-aware column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 def _ts() -> Any:
-    return Column(DateTime(timezone=True), nullable=False)
+    return Column(AwareDateTime(), nullable=False)
 
 
 class Document(SQLModel, table=True):
@@ -32,7 +50,7 @@ class Document(SQLModel, table=True):
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     fetched_at: datetime = Field(sa_column=_ts())
     #: set once parsed (stored as notices, or quarantined); null while a worker has still to process it
-    processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    processed_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
 
 
 class Procedure(SQLModel, table=True):
@@ -124,8 +142,8 @@ class SourceState(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     kind: str = Field(max_length=32)
     cursor: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    last_success_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    last_error_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_success_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    last_error_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
     last_error: str | None = None
     consecutive_failures: int = 0
     breaker: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -149,7 +167,7 @@ class Delivery(SQLModel, table=True):
     status: str = Field(max_length=16)  # pending | sending | sent | failed | dead
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=_ts())
-    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
     last_error: str | None = None
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=_ts())

@@ -14,9 +14,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
@@ -26,6 +25,9 @@ from tracker.exceptions import FetchError, TrackerError
 from tracker.models import SourceState
 from tracker.sources.http import CircuitBreaker
 from tracker.store import RawDocument, save_documents
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import Engine
 
 from tracker.config import SourceConfig, SourcesConfig
 from tracker.pipeline import process_documents
 from tracker.poll import PollReport, poll_source
 from tracker.schedule import next_due
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,9 @@ class Embedded:
             self.on_versions(version_ids)
 
     def poll(self, cfg: SourceConfig, *, progress: Callable[[PollReport], None] | None = None) -> PollReport:
-        return poll_source(self.engine, cfg, client=self.client, clock=self.clock, on_new=self.handle_new,
-                           progress=progress)
+        return poll_source(
+            self.engine, cfg, client=self.client, clock=self.clock, on_new=self.handle_new, progress=progress
+        )
 
     def run_once(self) -> list[PollReport]:
         """One poll of every enabled source; a failing source never stops the others."""

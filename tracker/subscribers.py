@@ -102,7 +102,8 @@ def _as_str(value: Any) -> Any:
 
 Code = Annotated[str, BeforeValidator(_as_str)]
 
-_DEPARTMENT: Final = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-8]|98[4-9])$")
+# no "20": Corsica is 2A and 2B
+_DEPARTMENT: Final = re.compile(r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-8]|98[4-9])$")
 _NUTS: Final = re.compile(r"^[A-Z]{2}[0-9A-Z]{0,3}$")
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -288,7 +289,9 @@ def load_subscribers(config_dir: Path, *, env: Mapping[str, str] | None = None) 
     for path in subscriber_files(config_dir):
         for subscriber, where in load_file(path, env=env):
             if subscriber.name in seen:
-                raise ConfigError(f"{where}: subscriber {subscriber.name!r} is already defined at {seen[subscriber.name]}")
+                raise ConfigError(
+                    f"{where}: subscriber {subscriber.name!r} is already defined at {seen[subscriber.name]}"
+                )
             seen[subscriber.name] = where
             subscribers.append(subscriber)
     return subscribers

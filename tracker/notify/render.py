@@ -55,12 +55,13 @@ _WORDS: Final[dict[str, tuple[str, str]]] = {
     "reason": ("Motif", "Reason"),
     "see": ("Voir l'avis", "View the notice"),
     "new_notice": ("Nouvel avis publié.", "New notice published."),
-    "more": ("… et {} autre(s) modification(s)", "… and {} more change(s)"),
+    "more": ("… et {} autres modifications", "… and {} more changes"),
     "follow": ("Vous suivez {}.", "You follow {}."),
     "profile": ("Correspond à votre profil n°{}.", "Matches your profile #{}."),
     "profile_entered": ("Correspond désormais à votre profil n°{}.", "Now matches your profile #{}."),
     "profile_left": ("Ne correspond plus à votre profil n°{}.", "No longer matches your profile #{}."),
-    "digest": ("Récapitulatif — {} procédure(s) modifiée(s)", "Digest — {} procedure(s) changed"),
+    "digest": ("Récapitulatif — {} procédures modifiées", "Digest — {} procedures changed"),
+    "digest_one": ("Récapitulatif — 1 procédure modifiée", "Digest — 1 procedure changed"),
 }
 
 #: the headline names the most important thing that happened, first match wins
@@ -237,14 +238,17 @@ def _html(section: _Section, lang: str) -> str:
         label = _word("reason", lang) + _colon(lang).rstrip()
         out.append(f"<p><strong>{e(label)}</strong> {e(section.reason)}</p>")
     if section.url:
-        out.append(f'<p><a href="{e(section.url, quote=True)}">{e(_word("see", lang))}</a></p>')
+        # the address is shown, not only linked: apprise derives the e-mail's text part from this HTML
+        label, href = e(_word("see", lang) + _colon(lang)), e(section.url, quote=True)
+        out.append(f'<p>{label}<a href="{href}">{e(section.url)}</a></p>')
     if section.why:
         out.append(f'<p style="color:#6b7280;font-size:12px">{e(section.why)}</p>')
     return "\n".join(out)
 
 
 def _markdown(section: _Section, lang: str) -> str:
-    lines = section.lines[:MARKDOWN_MAX_LINES]
+    # "… and 1 more change" would take the place of that change: cut only when at least 2 are left out
+    lines = section.lines if len(section.lines) <= MARKDOWN_MAX_LINES + 1 else section.lines[:MARKDOWN_MAX_LINES]
     out = [f"**{md_escape(section.heading)}**", "", " · ".join(md_escape(f) for f in section.facts), ""]
     out += [f"- {md_escape(line)}" for line in lines]
     if len(section.lines) > len(lines):
@@ -280,10 +284,16 @@ def message_title(event: VersionEvent, match: Match, lang: Lang = "fr") -> str:
     return f"[tracker] {_headline(match, lang)} — {_one_line(_procedure_title(event), 90)}"
 
 
+def _inert_title(title: str) -> str:
+    """Teams renders markdown in the title block: break ``[text](url)`` links without visible escapes."""
+    return title.replace("](", "] (")
+
+
 def render_message(event: VersionEvent, match: Match, *, fmt: Format = "text", lang: Lang = "fr") -> Message:
     """One version, as one subscriber sees it (``match.changes``), in one format."""
     body = _body([_section(event, match, lang)], fmt, lang, digest=False)
-    return Message(title=message_title(event, match, lang), body=body, format=fmt)
+    title = message_title(event, match, lang)
+    return Message(title=_inert_title(title) if fmt == "markdown" else title, body=body, format=fmt)
 
 
 def render_messages(event: VersionEvent, match: Match, *, lang: Lang = "fr") -> dict[str, Message]:
@@ -296,7 +306,8 @@ def render_digest(items: list[tuple[VersionEvent, Match]], fmt: Format = "text",
     if not items:
         raise ValueError("a digest needs at least one item")
     procedures = {event.procedure.id for event, _ in items}
-    title = f"[tracker] {_word('digest', lang, len(procedures))}"
+    count = len(procedures)
+    title = f"[tracker] {_word('digest' if count > 1 else 'digest_one', lang, count)}"
     body = _body([_section(event, match, lang) for event, match in items], fmt, lang, digest=True)
     return Message(title=title, body=body, format=fmt)
 

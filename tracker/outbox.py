@@ -1,0 +1,342 @@
+"""The outbox: who hears about a version, on which channel, exactly once.
+
+``fan_out`` matches a version against the subscribers and writes one delivery row per (subscriber, channel,
+version) — or adds the version to the subscriber's pending digest — under the unique ``dedup_key``: running
+it twice writes nothing new. ``deliver`` sends one row:
+
+1. it takes a lease (status ``sending``, attempts + 1) and commits, *then* sends;
+2. it marks the row ``sent``; a failure is retried with exponential backoff, and after
+   :data:`MAX_ATTEMPTS` the row is ``dead`` (visible in ``tracker deliveries --failed``).
+
+A crash between sending and marking leaves a ``sending`` row whose lease expires: it is sent once more,
+so a crash costs at most one duplicate. Channel URLs (they hold secrets) never reach the database: a row
+names its channel by a hash and a masked label, and the URL is looked up in the configuration at send time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, select
+from sqlmodel import Session, col
+
+from tracker.db import session_scope
+from tracker.events import ProcedureInfo, VersionEvent
+from tracker.match import Match, Matcher
+from tracker.models import Delivery, Identifier, Notice, Procedure, Version
+from tracker.notify.dispatch import mask_url, send
+from tracker.notify.render import Message, render_digests, render_messages
+from tracker.subscribers import Subscriber
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=5)
+
+
+def channel_id(subscriber: Subscriber, url: str) -> str:
+    return hashlib.sha256(f"{subscriber.name}\n{url}".encode()).hexdigest()[:16]
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+# ------------------------------------------------------------------ events from the database
+
+
+def _facets(
+    records: list[dict[str, Any]], state: dict[str, Any], identifiers: list[str], display: str
+) -> ProcedureInfo:
+    def union(key: str) -> list[str]:
+        return list(dict.fromkeys(v for rec in records for v in rec.get(key) or []))
+
+    families = [rec.get("family") for rec in records if rec.get("family")]
+    return ProcedureInfo(
+        id=display,
+        identifiers=identifiers,
+        title=state.get("title"),
+        buyer=state.get("buyer"),
+        description=next((rec.get("description") for rec in reversed(records) if rec.get("description")), None),
+        cpv=list(state.get("cpv") or union("cpv")),
+        departments=union("departments"),
+        nuts=union("nuts"),
+        sources=list(dict.fromkeys(rec.get("source", "") for rec in records)),
+        family=families[-1] if families else None,
+    )
+
+
+def version_event(session: Session, version_id: int) -> VersionEvent | None:
+    """Everything the match and render stages need about one version, from the database."""
+    version = session.get(Version, version_id)
+    if version is None:
+        return None
+    procedure = session.get(Procedure, version.procedure_id)
+    notice = session.get(Notice, version.notice_pk)
+    if procedure is None or notice is None:
+        return None
+    identifiers = list(
+        session.execute(select(col(Identifier.value)).where(col(Identifier.procedure_id) == procedure.id)).scalars()
+    )
+    rows = session.execute(
+        select(col(Version.number), col(Version.state), col(Notice.record))
+        .join(Notice, col(Notice.id) == col(Version.notice_pk))
+        .where(col(Version.procedure_id) == procedure.id, col(Version.number) <= version.number)
+        .order_by(col(Version.number))
+    ).all()
+    records = [rec for _, _, rec in rows]
+    current = _facets(records, version.state, identifiers, procedure.display_id)
+    previous = None
+    if len(rows) > 1:
+        previous = _facets(records[:-1], rows[-2][1], identifiers, procedure.display_id)
+    return VersionEvent(
+        version_id=version_id,
+        procedure=current,
+        number=version.number,
+        notice_id=notice.notice_id,
+        source=notice.source,
+        kind=version.kind,
+        published=version.published.isoformat() if version.published else None,
+        url=notice.record.get("url"),
+        reason=notice.record.get("reason"),
+        changes=list(version.changes),
+        previous=previous,
+    )
+
+
+# ------------------------------------------------------------------ fan-out
+
+
+def _rows_for(match: Match, event: VersionEvent, now: datetime) -> list[dict[str, Any]]:
+    subscriber = match.subscriber
+    item = {
+        "version_id": event.version_id,
+        "changes": match.changes,
+        "reasons": match.reasons,
+        "critical": match.critical,
+    }
+    immediate = subscriber.delivery.is_immediate(critical=match.critical)
+    due = now if immediate else subscriber.delivery.next_digest(now)
+    digest_key = None if immediate else due.isoformat()
+    rows = []
+    for url in subscriber.urls:
+        channel = channel_id(subscriber, url)
+        key = (
+            f"v:{event.version_id}:{subscriber.name}:{channel}"
+            if immediate
+            else (f"d:{digest_key}:{subscriber.name}:{channel}")
+        )
+        rows.append(
+            {
+                "dedup_key": key,
+                "subscriber": subscriber.name,
+                "channel": channel,
+                "channel_label": mask_url(url),
+                "version_id": event.version_id if immediate else None,
+                "digest_key": digest_key,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": due,
+                "payload": {"items": [item]},
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+def _add(session: Session, row: dict[str, Any]) -> int | None:
+    """Insert a delivery, or add this version to an existing pending digest; None if already there."""
+    existing: Delivery | None = session.execute(
+        select(Delivery).where(col(Delivery.dedup_key) == row["dedup_key"])
+    ).scalar_one_or_none()
+    if existing is None:
+        delivery = Delivery(**row)
+        session.add(delivery)
+        session.flush()
+        return delivery.id
+    if existing.digest_key is None or existing.status != "pending":
+        return None
+    items = list(existing.payload.get("items", []))
+    new = row["payload"]["items"][0]
+    if any(i["version_id"] == new["version_id"] for i in items):
+        return None
+    existing.payload = {"items": [*items, new]}
+    return existing.id
+
+
+def fan_out(
+    engine: Engine,
+    version_id: int,
+    subscribers: Iterable[Subscriber],
+    *,
+    now: datetime,
+    matcher: Matcher | None = None,
+) -> list[int]:
+    """Write the deliveries a version calls for; return the ids due now (idempotent)."""
+    matcher = matcher or Matcher(subscribers)
+    due: list[int] = []
+    with session_scope(engine) as session:
+        event = version_event(session, version_id)
+        if event is None:
+            return []
+        for match in matcher.match(event):
+            for row in _rows_for(match, event, now):
+                delivery_id = _add(session, row)
+                if delivery_id is not None and row["next_attempt_at"] <= now:
+                    due.append(delivery_id)
+        # deliveries of this version written by an earlier, interrupted run are due too
+        due += list(
+            session.execute(
+                select(col(Delivery.id)).where(
+                    col(Delivery.version_id) == version_id, col(Delivery.status) == "pending"
+                )
+            ).scalars()
+        )
+    return list(dict.fromkeys(due))
+
+
+# ------------------------------------------------------------------ delivery
+
+
+def _take_lease(engine: Engine, delivery_id: int, now: datetime, force: bool) -> Delivery | None:
+    with session_scope(engine) as session:
+        stmt = select(Delivery).where(col(Delivery.id) == delivery_id).with_for_update()
+        delivery: Delivery | None = session.execute(stmt).scalar_one_or_none()
+        if delivery is None or delivery.status == "sent" or (delivery.status == "dead" and not force):
+            return None
+        if not force and delivery.next_attempt_at > now:
+            return None  # not due, or another worker holds the lease
+        delivery.status = "sending"
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + LEASE
+        session.flush()
+        session.expunge(delivery)
+        return delivery
+
+
+def _messages(engine: Engine, delivery: Delivery, subscriber: Subscriber) -> dict[str, Message] | None:
+    pairs: list[tuple[VersionEvent, Match]] = []
+    with session_scope(engine) as session:
+        for item in delivery.payload.get("items", []):
+            event = version_event(session, item["version_id"])
+            if event is not None:
+                pairs.append((event, Match(subscriber, item["changes"], item["reasons"], item["critical"])))
+    if not pairs:
+        return None
+    lang = subscriber.language
+    if delivery.digest_key is None and len(pairs) == 1:
+        return render_messages(pairs[0][0], pairs[0][1], lang=lang)
+    return render_digests(pairs, lang=lang)
+
+
+def _finish(engine: Engine, delivery_id: int, *, now: datetime, error: str | None, dead: bool = False) -> str:
+    with session_scope(engine) as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            return "gone"
+        if error is None:
+            delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
+        else:
+            delivery.last_error = error[:2000]
+            dead = dead or delivery.attempts >= MAX_ATTEMPTS
+            delivery.status = "dead" if dead else "failed"
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
+        return delivery.status
+
+
+def deliver(
+    engine: Engine, delivery_id: int, subscribers: Iterable[Subscriber], *, now: datetime, force: bool = False
+) -> str:
+    """Send one delivery if it is due; return its status afterwards."""
+    delivery = _take_lease(engine, delivery_id, now, force)
+    if delivery is None:
+        return "skipped"
+    by_name = {s.name: s for s in subscribers}
+    subscriber = by_name.get(delivery.subscriber)
+    url = (
+        next((u for u in subscriber.urls if channel_id(subscriber, u) == delivery.channel), None)
+        if subscriber
+        else None
+    )
+    if subscriber is None or url is None:
+        return _finish(engine, delivery_id, now=now, error="subscriber or channel no longer configured", dead=True)
+    messages = _messages(engine, delivery, subscriber)
+    if messages is None:
+        return _finish(engine, delivery_id, now=now, error="nothing left to send (versions gone)", dead=True)
+    result = send(url, messages)
+    if not result.ok:
+        log.warning("delivery %s to %s failed: %s", delivery_id, delivery.channel_label, result.error)
+    return _finish(engine, delivery_id, now=now, error=None if result.ok else result.error or "send failed")
+
+
+def due_deliveries(engine: Engine, *, now: datetime, limit: int = 500) -> list[int]:
+    """Pending digests whose hour has come, failed deliveries to retry, expired leases."""
+    with session_scope(engine) as session:
+        stmt = (
+            select(col(Delivery.id))
+            .where(
+                or_(col(Delivery.status).in_(("pending", "failed", "sending"))),
+                col(Delivery.next_attempt_at) <= now,
+            )
+            .order_by(col(Delivery.next_attempt_at))
+            .limit(limit)
+        )
+        return list(session.execute(stmt).scalars())
+
+
+def retry(engine: Engine, delivery_id: int, *, now: datetime) -> bool:
+    """Make a failed or dead delivery due again (``tracker deliveries --retry ID``)."""
+    with session_scope(engine) as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.status == "sent":
+            return False
+        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+        return True
+
+
+class Notifier:
+    """The embedded mode's notification stage: fan out and deliver in this process."""
+
+    def __init__(self, engine: Engine, subscribers: list[Subscriber], *, clock: Any) -> None:
+        self.engine, self.subscribers, self.clock = engine, subscribers, clock
+        self.matcher = Matcher(subscribers)
+
+    def __call__(self, version_ids: list[int]) -> None:
+        for version_id in version_ids:
+            for delivery_id in fan_out(
+                self.engine, version_id, self.subscribers, now=self.clock(), matcher=self.matcher
+            ):
+                deliver(self.engine, delivery_id, self.subscribers, now=self.clock())
+
+    def sweep(self) -> int:
+        ids = due_deliveries(self.engine, now=self.clock())
+        for delivery_id in ids:
+            deliver(self.engine, delivery_id, self.subscribers, now=self.clock())
+        return len(ids)
+
+
+def replay(engine: Engine, subscriber: Subscriber, *, published_since: Any) -> Iterable[tuple[str, Message]]:
+    """What ``subscriber`` would have been sent for the versions published since a day: (channel, message)."""
+    matcher = Matcher([subscriber])
+    with session_scope(engine) as session:
+        ids = list(
+            session.execute(
+                select(col(Version.id)).where(col(Version.published) >= published_since).order_by(col(Version.id))
+            ).scalars()
+        )
+        pairs = []
+        for version_id in ids:
+            event = version_event(session, version_id)
+            if event is not None:
+                pairs += [(event, m) for m in matcher.match(event)]
+    from tracker.notify.dispatch import channel_format
+
+    for event, match in pairs:
+        messages = render_messages(event, match, lang=subscriber.language)
+        for url in subscriber.urls:
+            fmt = channel_format(url)
+            yield mask_url(url), messages.get(fmt) or messages["text"]

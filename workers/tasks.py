@@ -1,0 +1,93 @@
+"""Thin tasks: deserialise ids, call one tracker function, enqueue the next step after its commit.
+
+    poll_source(name) -> process_document(document_id) -> fan_out_version(version_id) -> deliver(delivery_id)
+
+Follow-up work is derived from database state (the versions of a document, the due deliveries of a
+version), never from "did I just insert", so a redelivered task re-enqueues what its first run may not
+have. Every step is idempotent under the unique constraints of tracker.models.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from tracker import outbox, pipeline
+from tracker.config import load_sources
+from tracker.db import make_engine
+from tracker.exceptions import TransientError
+from tracker.poll import poll_source as poll
+from tracker.settings import get_settings
+from tracker.sources.http import make_client
+from tracker.subscribers import load_subscribers
+from workers.app import app
+
+log = logging.getLogger(__name__)
+
+#: database races (two workers creating the same identifier) and outages are retried, not lost
+RETRYABLE = (IntegrityError, OperationalError, DBAPIError, TransientError)
+
+
+@functools.cache
+def engine() -> Engine:
+    return make_engine(get_settings().database_url)
+
+
+def reset_engine() -> None:
+    engine.cache_clear()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.task(name="tracker.poll_source", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=5)
+def poll_source(name: str) -> int:
+    settings = get_settings()
+    cfg = load_sources(settings.config_dir).get(name)
+
+    def enqueue(document_ids: list[int]) -> None:  # called after the step's commit
+        for document_id in document_ids:
+            process_document.delay(document_id)
+
+    with make_client(user_agent=settings.user_agent, timeout=settings.http_timeout) as client:
+        report = poll(engine(), cfg, client=client, on_new=enqueue)
+    if report.error:
+        log.warning("poll %s: %s", name, report.error)
+    return len(report.new_ids)
+
+
+@app.task(name="tracker.process_document", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
+def process_document(document_id: int) -> int:
+    version_ids = pipeline.process_document(engine(), document_id)
+    for version_id in version_ids:
+        fan_out_version.delay(version_id)
+    return len(version_ids)
+
+
+@app.task(name="tracker.fan_out_version", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
+def fan_out_version(version_id: int) -> int:
+    subscribers = load_subscribers(get_settings().config_dir)
+    delivery_ids = outbox.fan_out(engine(), version_id, subscribers, now=now())
+    for delivery_id in delivery_ids:
+        deliver.delay(delivery_id)
+    return len(delivery_ids)
+
+
+@app.task(name="tracker.deliver", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
+def deliver(delivery_id: int) -> str:
+    subscribers = load_subscribers(get_settings().config_dir)
+    return outbox.deliver(engine(), delivery_id, subscribers, now=now())
+
+
+@app.task(name="tracker.deliver_due")
+def deliver_due() -> int:
+    """Retries and digests whose time has come."""
+    ids = outbox.due_deliveries(engine(), now=now())
+    for delivery_id in ids:
+        deliver.delay(delivery_id)
+    return len(ids)
