@@ -207,9 +207,10 @@ def test_new_notice_is_an_initial_version_without_changes():
         subscriber("deadlines", follow=["20-157376"], changes=["deadline_moved"]),
     ]
     result = matched(subs, v1)
-    assert result.keys() == {"any", "new"}
-    assert result["any"].reasons == ["follow:20-157376", "new_notice"]
-    assert result["any"].changes == []
+    # who follows a procedure by identifier knows its notice: "any" means its changes, not the notice itself
+    assert result.keys() == {"new"}
+    assert result["new"].reasons == ["follow:20-157376", "new_notice"]
+    assert result["new"].changes == []
 
 
 def test_disabled_subscribers_are_skipped():

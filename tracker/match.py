@@ -210,7 +210,10 @@ def _filtered(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match 
     wanted = set(subscriber.changes)
     every = "any" in wanted
     if event.kind == "initial" and not event.changes:
-        return Match(subscriber, [], [scope, "new_notice"], False) if every or "new_notice" in wanted else None
+        # who follows a procedure by its identifier knows its notice already: only its changes are news,
+        # unless new_notice is asked for by name; a profile subscriber learns of it here
+        new_notice = "new_notice" in wanted or (every and not scope.startswith("follow:"))
+        return Match(subscriber, [], [scope, "new_notice"], False) if new_notice else None
     kept: list[dict[str, Any]] = []
     hits: set[str] = set()
     for change in event.changes:
