@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -232,10 +233,20 @@ def _sources(ctx: Context) -> SourcesConfig:
         raise click.ClickException(str(exc)) from exc
 
 
-def _embedded(ctx: Context) -> Embedded:
+@contextmanager
+def _embedded(ctx: Context) -> Iterator[Embedded]:
     settings = ctx.settings
-    client = make_client(user_agent=settings.user_agent, timeout=settings.http_timeout)
-    return Embedded(ctx.ready_engine(), _sources(ctx), client, on_versions=_notifier(ctx))
+    sources, notifier, engine = _sources(ctx), _notifier(ctx), ctx.ready_engine()
+    service = Embedded(
+        engine,
+        sources,
+        make_client(user_agent=settings.user_agent, timeout=settings.http_timeout),
+        on_versions=notifier,
+    )
+    try:
+        yield service
+    finally:
+        service.close()
 
 
 def _report_line(report: PollReport) -> str:
@@ -248,25 +259,25 @@ def _report_line(report: PollReport) -> str:
 @pass_ctx
 def run(ctx: Context, once: bool) -> None:
     """Watch the configured sources: poll on schedule, process in-process (embedded default)."""
-    service = _embedded(ctx)
-    if not service.sources.enabled:
-        raise click.ClickException(f"no source configured in {ctx.config_dir / 'sources.yaml'}")
-    if once:
-        reports = service.run_once()
-        for report in reports:
+    with _embedded(ctx) as service:
+        if not service.sources.enabled:
+            raise click.ClickException(f"no source configured in {ctx.config_dir / 'sources.yaml'}")
+        if once:
+            reports = service.run_once()
+            for report in reports:
+                click.echo(_report_line(report))
+            if all(not r.ok for r in reports):
+                sys.exit(1)
+            return
+        names = ", ".join(cfg.name for cfg in service.sources.enabled)
+        err.print(f"watching {names} (database {ctx.engine.url.render_as_string(hide_password=True)}); Ctrl-C stops")
+
+        def on_report(report: PollReport) -> None:
             click.echo(_report_line(report))
-        if all(not r.ok for r in reports):
-            sys.exit(1)
-        return
-    names = ", ".join(cfg.name for cfg in service.sources.enabled)
-    err.print(f"watching {names} (database {ctx.engine.url.render_as_string(hide_password=True)}); Ctrl-C stops")
+            if isinstance(service.on_versions, Notifier):
+                service.on_versions.sweep()  # retries and digests that have come due
 
-    def on_report(report: PollReport) -> None:
-        click.echo(_report_line(report))
-        if isinstance(service.on_versions, Notifier):
-            service.on_versions.sweep()  # retries and digests that have come due
-
-    service.run_forever(on_report=on_report)
+        service.run_forever(on_report=on_report)
 
 
 @cli.command()
@@ -274,17 +285,19 @@ def run(ctx: Context, once: bool) -> None:
 @pass_ctx
 def poll(ctx: Context, name: str) -> None:
     """One poll of one source, printing what it found."""
-    service = _embedded(ctx)
-    try:
-        cfg = service.sources.get(name)
-    except TrackerError as exc:
-        raise click.ClickException(str(exc)) from exc
-    report = service.poll(cfg, progress=lambda r: err.print(f"  step {r.steps}: {r.fetched} fetched", highlight=False))
-    click.echo(_report_line(report))
-    for line in _new_notices(ctx, report.new_ids):
-        click.echo(f"  {line}")
-    if not report.ok:
-        sys.exit(1)
+    with _embedded(ctx) as service:
+        try:
+            cfg = service.sources.get(name)
+        except TrackerError as exc:
+            raise click.ClickException(str(exc)) from exc
+        report = service.poll(
+            cfg, progress=lambda r: err.print(f"  step {r.steps}: {r.fetched} fetched", highlight=False)
+        )
+        click.echo(_report_line(report))
+        for line in _new_notices(ctx, report.new_ids):
+            click.echo(f"  {line}")
+        if not report.ok:
+            sys.exit(1)
 
 
 def _new_notices(ctx: Context, document_ids: list[int]) -> list[str]:
@@ -311,36 +324,36 @@ def _new_notices(ctx: Context, document_ids: list[int]) -> list[str]:
 @pass_ctx
 def backfill(ctx: Context, name: str, since: datetime, until: datetime | None) -> None:
     """Load a range of past publications; interrupt it at will, run it again to resume."""
-    service = _embedded(ctx)
-    try:
-        cfg = service.sources.get(name)
-    except TrackerError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if "since" not in type(cfg.options).model_fields:
-        raise click.ClickException(f"source {name!r} ({cfg.kind}) has no publication dates to backfill")
-    job = cfg.model_copy(
-        update={"name": f"{cfg.name}-backfill", "options": cfg.options.model_copy(update={"since": since.date()})}
-    )
-    last = (until or datetime.now(UTC)).date().isoformat()
+    with _embedded(ctx) as service:
+        try:
+            cfg = service.sources.get(name)
+        except TrackerError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if "since" not in type(cfg.options).model_fields:
+            raise click.ClickException(f"source {name!r} ({cfg.kind}) has no publication dates to backfill")
+        job = cfg.model_copy(
+            update={"name": f"{cfg.name}-backfill", "options": cfg.options.model_copy(update={"since": since.date()})}
+        )
+        last = (until or datetime.now(UTC)).date().isoformat()
 
-    def beyond(cursor: dict[str, Any]) -> bool:
-        return str(cursor.get("day", "")) > last
+        def beyond(cursor: dict[str, Any]) -> bool:
+            return str(cursor.get("day", "")) > last
 
-    def show(report: PollReport) -> None:
-        day = report.cursor.get("day") if report.cursor else None
-        err.print(f"  {report.fetched} fetched, {len(report.new_ids)} new (at {day or '…'})", highlight=False)
+        def show(report: PollReport) -> None:
+            day = report.cursor.get("day") if report.cursor else None
+            err.print(f"  {report.fetched} fetched, {len(report.new_ids)} new (at {day or '…'})", highlight=False)
 
-    report = poll_source(
-        service.engine,
-        job,
-        client=service.client,
-        on_new=service.handle_new,
-        progress=lambda r: show(r),
-        should_stop=beyond,
-    )
-    click.echo(_report_line(report) + f"; resume point {report.cursor}")
-    if not report.ok:
-        sys.exit(1)
+        report = poll_source(
+            service.engine,
+            job,
+            client=service.client,
+            on_new=service.handle_new,
+            progress=lambda r: show(r),
+            should_stop=beyond,
+        )
+        click.echo(_report_line(report) + f"; resume point {report.cursor}")
+        if not report.ok:
+            sys.exit(1)
 
 
 @cli.command()
@@ -350,20 +363,18 @@ def status(ctx: Context) -> None:
     from rich.table import Table
 
     engine = ctx.ready_engine()
-    table = Table("source", "kind", "last success", "last error", "failures", "cursor")
+    table = Table("source", "kind", "last success", "failures", "cursor")
+    errors: list[str] = []
     with session_scope(engine) as session:
         for st in source_states(session):
-            error = f"{st.last_error_at:%Y-%m-%d %H:%M} {st.last_error}" if st.last_error_at else "—"
-            table.add_row(
-                st.name,
-                st.kind,
-                f"{st.last_success_at:%Y-%m-%d %H:%M}" if st.last_success_at else "never",
-                safe(error)[:120],
-                str(st.consecutive_failures),
-                json.dumps(st.cursor)[:60],
-            )
+            success = f"{st.last_success_at:%Y-%m-%d %H:%M}" if st.last_success_at else "never"
+            table.add_row(st.name, st.kind, success, str(st.consecutive_failures), json.dumps(st.cursor)[:60])
+            if st.last_error_at:
+                errors.append(f"{st.name}: last error {st.last_error_at:%Y-%m-%d %H:%M}: {safe(st.last_error)[:300]}")
         counts = database_counts(session)
     Console(highlight=False).print(table)
+    for line in errors:
+        click.echo(line)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

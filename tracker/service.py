@@ -39,6 +39,9 @@ class Embedded:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     stop: threading.Event = field(default_factory=threading.Event)
 
+    def close(self) -> None:
+        self.client.close()
+
     def handle_new(self, document_ids: list[int]) -> None:
         version_ids = process_documents(self.engine, document_ids)
         if version_ids and self.on_versions is not None:
