@@ -30,6 +30,9 @@ _NS_SUFFIX = {
     "EformsExtensionAggregateComponents-1": "efac",
     "EformsExtensionBasicComponents-1": "efbc",
     "EformsExtensionApex-1": "efext",
+    "eforms-ubl-extension-aggregate-components/1": "efac",
+    "eforms-ubl-extension-basic-components/1": "efbc",
+    "eforms-ubl-extensions/1": "efext",
 }
 
 
