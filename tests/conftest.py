@@ -72,3 +72,20 @@ def sqlite_engine(tmp_path) -> Iterator[Engine]:
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def tracker_cli(tmp_path, monkeypatch):
+    """Run ``tracker`` commands on a SQLite file and a config folder of this test's own."""
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("TRACKER_CONFIG_DIR", str(tmp_path / "config"))
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke

@@ -5,32 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from tests import corpus_path
-from tracker.cli import cli
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("TRACKER_CONFIG_DIR", str(tmp_path / "config"))
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.mark.corpus
-def test_ingest_then_history_prints_the_life_of_the_procedure(run):
+def test_ingest_then_history_prints_the_life_of_the_procedure(tracker_cli):
     path = corpus_path("boamp_ods_api", "chains", "chain_20-157376_rectif_21-6545_rectif_21-8404.json")
-    result = run("ingest", str(path))
+    result = tracker_cli("ingest", str(path))
     assert result.exit_code == 0, result.output
     assert "3 record(s): 3 stored" in result.output
     assert "2 linked to an earlier notice" in result.output
-    result = run("history", "21-8404")
+    result = tracker_cli("history", "21-8404")
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].startswith("20-157376  Morbihan Energies — ")
@@ -41,36 +27,36 @@ def test_ingest_then_history_prints_the_life_of_the_procedure(run):
         "v3  2021-01-21  avis rectificatif       BOAMP 21-8404",
         "    Ouverture des offres : 27/01/2021 14:00 → 03/02/2021 14:00 (+7 jours)",
     ]
-    data = json.loads(run("history", "20-157376", "--json", "--lang", "en").output)
+    data = json.loads(tracker_cli("history", "20-157376", "--json", "--lang", "en").output)
     assert data["versions"][1]["changes"][0]["text"].startswith("Tender submission deadline: 2021-01-27")
-    again = run("ingest", str(path))
+    again = tracker_cli("ingest", str(path))
     assert "0 stored, 3 already stored" in again.output
 
 
-def test_unknown_procedure_is_a_clear_error(run):
-    result = run("history", "99-1")
+def test_unknown_procedure_is_a_clear_error(tracker_cli):
+    result = tracker_cli("history", "99-1")
     assert result.exit_code != 0
     assert "no procedure known by '99-1'" in result.output
 
 
-def test_bad_file_names_the_file_and_keeps_going(run, tmp_path):
+def test_bad_file_names_the_file_and_keeps_going(tracker_cli, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
     good = tmp_path / "one.json"
     good.write_text(json.dumps({"results": [{"idweb": "not-an-id"}]}))
-    result = run("ingest", str(bad), str(good))
+    result = tracker_cli("ingest", str(bad), str(good))
     assert result.exit_code == 0
     assert "notes.txt" in result.output and "unrecognised format" in result.output
     assert "1 quarantined" in result.output
-    listed = run("quarantine")
+    listed = tracker_cli("quarantine")
     assert "one.json#not-an-id" in listed.output and "no valid idweb" in listed.output
 
 
-def test_missing_path_is_an_error(run, tmp_path):
-    result = run("ingest", str(tmp_path / "nope.json"))
+def test_missing_path_is_an_error(tracker_cli, tmp_path):
+    result = tracker_cli("ingest", str(tmp_path / "nope.json"))
     assert result.exit_code != 0 and "no such file or folder" in result.output
 
 
-def test_db_upgrade(run):
-    result = run("db", "upgrade")
+def test_db_upgrade(tracker_cli):
+    result = tracker_cli("db", "upgrade")
     assert result.exit_code == 0 and "newest schema" in result.output

@@ -6,11 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 
 from tests import corpus_path
 from tests.httpfake import FakeResponse, FakeServer, OdsRecords
-from tracker.cli import cli
 
 pytestmark = pytest.mark.corpus
 
@@ -27,17 +25,6 @@ def recent_chain():
     return [dict(r, dateparution=(today - timedelta(days=2 - i)).isoformat()) for i, r in enumerate(records)]
 
 
-@pytest.fixture
-def tracker(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{tmp_path / 'run.db'}")
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, ["--config", str(tmp_path / "config"), *args], catch_exceptions=False)
-
-    return invoke
-
-
 def write_sources(tmp_path, base_url: str, since: str) -> None:
     (tmp_path / "config").mkdir(exist_ok=True)
     (tmp_path / "config" / "sources.yaml").write_text(
@@ -46,26 +33,26 @@ def write_sources(tmp_path, base_url: str, since: str) -> None:
     )
 
 
-def test_run_once_poll_and_status(tmp_path, tracker, recent_chain):
+def test_run_once_poll_and_status(tmp_path, tracker_cli, recent_chain):
     with FakeServer() as server:
         ods = OdsRecords(recent_chain[:2])
         server.route(RECORDS_PATH, lambda request: ods(request))
         write_sources(tmp_path, server.base_url, recent_chain[0]["dateparution"])
-        once = tracker("run", "--once")
+        once = tracker_cli("run", "--once")
         assert once.exit_code == 0, once.output
         assert "boamp: 2 fetched, 2 new" in once.output and "ok" in once.output
         ods.by_day[recent_chain[2]["dateparution"]].append(recent_chain[2])
-        polled = tracker("poll", "boamp")
+        polled = tracker_cli("poll", "boamp")
         assert polled.exit_code == 0, polled.output
         assert "1 new" in polled.output and "21-8404" in polled.output and "rectificatif" in polled.output
-        history = tracker("history", "20-157376")
+        history = tracker_cli("history", "20-157376")
         assert "Ouverture des offres : 27/01/2021 14:00 → 03/02/2021 14:00 (+7 jours)" in history.output
-        status = tracker("status")
+        status = tracker_cli("status")
         assert "boamp" in status.output and "never" not in status.output
         assert "versions: 3" in status.output
 
 
-def test_a_failing_source_is_reported_and_does_not_stop_the_others(tmp_path, tracker, recent_chain):
+def test_a_failing_source_is_reported_and_does_not_stop_the_others(tmp_path, tracker_cli, recent_chain):
     with FakeServer() as server:
         server.route(RECORDS_PATH, FakeResponse(404, b"gone"))
         write_sources(tmp_path, server.base_url, recent_chain[0]["dateparution"])
@@ -74,15 +61,15 @@ def test_a_failing_source_is_reported_and_does_not_stop_the_others(tmp_path, tra
         (folder / "chain.json").write_text(json.dumps({"results": recent_chain}))
         with (tmp_path / "config" / "sources.yaml").open("a") as fh:
             fh.write(f"  - name: depot\n    kind: folder\n    every: 1m\n    options:\n      path: {folder}\n")
-        once = tracker("run", "--once")
+        once = tracker_cli("run", "--once")
         assert "boamp: 0 fetched, 0 new, 0 step(s) — FAILED: " in once.output and "404" in once.output
         assert "depot: 1 fetched, 1 new" in once.output
-        assert "Date limite de réception des offres" in tracker("history", "21-6545").output
-        status = tracker("status")
+        assert "Date limite de réception des offres" in tracker_cli("history", "21-6545").output
+        status = tracker_cli("status")
         assert "404" in status.output
 
 
-def test_backfill_resumes_where_it_stopped(tmp_path, tracker, recent_chain):
+def test_backfill_resumes_where_it_stopped(tmp_path, tracker_cli, recent_chain):
     with FakeServer() as server:
         ods = OdsRecords(recent_chain)
         first_day = recent_chain[0]["dateparution"]
@@ -97,9 +84,9 @@ def test_backfill_resumes_where_it_stopped(tmp_path, tracker, recent_chain):
 
         server.route(RECORDS_PATH, flaky)
         write_sources(tmp_path, server.base_url, first_day)
-        stopped = tracker("backfill", "boamp", "--since", first_day)
+        stopped = tracker_cli("backfill", "boamp", "--since", first_day)
         assert stopped.exit_code != 0 and "FAILED" in stopped.output
-        resumed = tracker("backfill", "boamp", "--since", first_day)
+        resumed = tracker_cli("backfill", "boamp", "--since", first_day)
         assert resumed.exit_code == 0, resumed.output
         assert "2 new" in resumed.output  # the first day was not fetched again
-        assert "v3" in tracker("history", "20-157376").output
+        assert "v3" in tracker_cli("history", "20-157376").output

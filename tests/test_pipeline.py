@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from tests import corpus_path
 from tests.hookserver import HookServer
 from tests.httpfake import FakeResponse, FakeServer, OdsRecords
 from tests.mailserver import MailServer
-from tracker.cli import cli
 from tracker.config import load_sources
 from tracker.db import session_scope
 from tracker.history import find_procedure, history
@@ -156,18 +154,7 @@ def test_new_publications_reach_subscribers_once(sqlite_engine, tmp_path, servic
         assert len(hooks.requests) == 1 and len(mail.messages) == 2
 
 
-@pytest.fixture
-def run_cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRACKER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, ["--config", str(tmp_path / "config"), *args], catch_exceptions=False)
-
-    return invoke
-
-
-def test_ingest_notifies_the_minimal_subscriber_exactly_once(run_cli, tmp_path, caplog):
+def test_ingest_notifies_the_minimal_subscriber_exactly_once(tracker_cli, tmp_path, caplog):
     caplog.set_level("DEBUG")
     chain = corpus_path("boamp_ods_api", "chains", CHAIN)
     with HookServer() as hooks, MailServer(auth=("bidder", "s3cr3t-pass")) as mail:
@@ -188,7 +175,7 @@ def test_ingest_notifies_the_minimal_subscriber_exactly_once(run_cli, tmp_path, 
         )
         hooks.set_status("/broken", 500)
         write_config(tmp_path / "config", base_url="http://127.0.0.1:9", subscribers=subscribers)
-        result = run_cli("ingest", str(chain))
+        result = tracker_cli("ingest", str(chain))
         assert result.exit_code == 0, result.output
         by_path: dict[str, list] = {}
         for request in hooks.wait_for(1 + 3 + 2):
@@ -196,13 +183,13 @@ def test_ingest_notifies_the_minimal_subscriber_exactly_once(run_cli, tmp_path, 
         assert len(by_path["/hook"]) == 1  # v2 only: the deadline moved
         assert len(by_path["/profile"]) == 3  # the new notice and both rectificatifs
         assert len(mail.wait_for(2)) == 2  # one per rectificatif
-        status = run_cli("deliveries", "--failed")
+        status = tracker_cli("deliveries", "--failed")
         assert "en-panne" in status.output and "failed" in status.output
-        again = run_cli("ingest", str(chain))
+        again = tracker_cli("ingest", str(chain))
         assert "0 stored, 3 already stored" in again.output
         time.sleep(0.2)
         assert len(mail.messages) == 2 and len(hooks.requests) == 6
-        output = result.output + status.output + run_cli("subscribers", "check").output
+        output = result.output + status.output + tracker_cli("subscribers", "check").output
         assert "s3cr3t-pass" not in output
         assert "s3cr3t-pass" not in caplog.text
         stored = b"".join(p.read_bytes() for p in tmp_path.glob("cli.db*"))
