@@ -452,7 +452,6 @@ def test_matcher_evaluates_fewer_subscribers_than_naive():
         subscriber(f"s{i}", profiles=[{"cpv": [f"{rng.randint(10, 99)}{rng.randint(0, 9)}"]}]) for i in range(500)
     ]
     matcher = Matcher(subscribers)
-    candidates: set[int] = set()
-    matcher._candidates(Facets.of(PROCEDURE), candidates)  # white-box: the index narrows 500 down to a few
+    candidates = matcher.candidates(Facets.of(PROCEDURE))  # profile ids: the index narrows 500 down to a few
     assert len(candidates) < 50
     assert {m.subscriber.name for m in matcher.match(event([DEADLINE_V2]))} <= {f"s{i}" for i in candidates}

@@ -316,3 +316,16 @@ def test_delivery_next_digest_daily_and_weekly_in_local_time():
 def test_delivery_rejects_unknown_time_zone():
     with pytest.raises(ValueError, match="unknown time zone 'Europe/Vannes'"):
         Delivery(timezone="Europe/Vannes")
+
+
+def test_fast_text_folding_agrees_with_unicode_decomposition():
+    import random
+
+    from tracker.subscribers import _normalize_slowly, normalize_text
+
+    rng = random.Random(5)  # noqa: S311 - reproducible test data
+    ranges = [(32, 126), (0x80, 0x24F), (0x80, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0xFB00, 0xFB06)]
+    for _ in range(5000):
+        text = "".join(chr(rng.randint(*rng.choice(ranges))) for _ in range(rng.randint(0, 14)))
+        assert normalize_text(text) == _normalize_slowly(text), repr(text)
+    assert normalize_text("Énergie-Bâtiment œuvre ŀ") == "energie batiment oeuvre l"

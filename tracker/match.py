@@ -33,6 +33,7 @@ text               field ``text``
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from tracker.values import delta, delta_days, from_json
 
 if TYPE_CHECKING:
     from tracker.events import ProcedureInfo, VersionEvent
-    from tracker.subscribers import Profile, Subscriber, Thresholds
+    from tracker.subscribers import Profile, Subscriber
 
 DEADLINE_FIELDS: Final = frozenset({"tender_deadline", "request_deadline"})
 DATE_FIELDS: Final = DEADLINE_FIELDS | {"questions_deadline", "opening_date", "start_date", "end_date"}
@@ -106,8 +107,7 @@ def is_critical(event: VersionEvent) -> bool:
     return event.kind == "cancellation" or any(is_critical_change(c) for c in event.changes)
 
 
-def _below_threshold(change: dict[str, Any], names: set[str], thresholds: Thresholds) -> bool:
-    minimum = thresholds.deadline_moved_min_days
+def _below_threshold(change: dict[str, Any], names: set[str], minimum: int | None) -> bool:
     if not minimum or "deadline_moved" not in names or "deadline_earlier" in names:
         return False
     days = delta_days(change.get("old"), change.get("new"))
@@ -129,6 +129,7 @@ class Facets:
     word_set: frozenset[str]
     sources: frozenset[str]
     family: str | None
+    text: str = ""  # " w1 w2 … ": consecutive words, for phrase and prefix tests by substring
 
     @classmethod
     def of(cls, procedure: ProcedureInfo) -> Facets:
@@ -143,39 +144,36 @@ class Facets:
             word_set=frozenset(words),
             sources=frozenset(s.lower() for s in procedure.sources),
             family=procedure.family.upper() if procedure.family else None,
+            text=f" {' '.join(words)} ",
         )
 
 
 def _phrase_in(phrase: str, facets: Facets) -> bool:
     """A keyword (one word or several, consecutive; a trailing ``*`` makes the last word a prefix)."""
-    prefix = phrase.endswith("*")
-    parts = phrase.rstrip("*").split(" ")
-    last = parts[-1]
-    if len(parts) == 1:
-        return any(w.startswith(last) for w in facets.word_set) if prefix else last in facets.word_set
-    head, n, words = tuple(parts[:-1]), len(parts), facets.words
-    for i in range(len(words) - n + 1):
-        word = words[i + n - 1]
-        if words[i : i + n - 1] == head and (word.startswith(last) if prefix else word == last):
-            return True
-    return False
+    if phrase.endswith("*"):
+        return f" {phrase[:-1]}" in facets.text
+    if " " not in phrase:
+        return phrase in facets.word_set
+    return f" {phrase} " in facets.text
 
 
 def profile_matches(profile: Profile, facets: Facets) -> bool:
-    """Every criterion the profile gives matches (one of its values); an empty profile matches everything."""
-    if profile.buyer and not any(b in facets.buyer for b in profile.buyer):
-        return False
-    if profile.cpv and not any(c.startswith(p) for c in facets.cpv for p in profile.cpv):
-        return False
+    """Every criterion the profile gives matches (one of its values); an empty profile matches everything.
+
+    Cheap set tests first, text tests last."""
     if profile.departments and facets.departments.isdisjoint(profile.departments):
         return False
-    if profile.nuts and not any(n.startswith(p) for n in facets.nuts for p in profile.nuts):
-        return False
-    if profile.keywords and not any(_phrase_in(k, facets) for k in profile.keywords):
+    if profile.families and facets.family not in profile.families:
         return False
     if profile.sources and facets.sources.isdisjoint(profile.sources):
         return False
-    return not profile.families or facets.family in profile.families
+    if profile.cpv and not any(c.startswith(profile.cpv) for c in facets.cpv):
+        return False
+    if profile.nuts and not any(n.startswith(profile.nuts) for n in facets.nuts):
+        return False
+    if profile.buyer and not any(b in facets.buyer for b in profile.buyer):
+        return False
+    return not profile.keywords or any(_phrase_in(k, facets) for k in profile.keywords)
 
 
 def _first_profile(subscriber: Subscriber, facets: Facets | None) -> int | None:
@@ -206,19 +204,23 @@ def _critical(event: VersionEvent, changes: list[dict[str, Any]]) -> bool:
     return event.kind == "cancellation" or any(is_critical_change(c) for c in changes)
 
 
-def _filtered(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match | None:
-    wanted = set(subscriber.changes)
+Outcome = tuple[list[dict[str, Any]], list[str], bool] | None  # kept changes, change names, critical
+OutcomeCache = dict[tuple[Any, ...], Outcome]
+
+
+def _outcome(wanted: frozenset[str], minimum: int | None, follow: bool, event: VersionEvent) -> Outcome:
+    """What a change filter keeps of a version; depends on the filter, not on who holds it."""
     every = "any" in wanted
     if event.kind == "initial" and not event.changes:
         # who follows a procedure by its identifier knows its notice already: only its changes are news,
         # unless new_notice is asked for by name; a profile subscriber learns of it here
-        new_notice = "new_notice" in wanted or (every and not scope.startswith("follow:"))
-        return Match(subscriber, [], [scope, "new_notice"], False) if new_notice else None
+        new_notice = "new_notice" in wanted or (every and not follow)
+        return ([], ["new_notice"], False) if new_notice else None
     kept: list[dict[str, Any]] = []
     hits: set[str] = set()
     for change in event.changes:
         names = classify(change)
-        if _below_threshold(change, names, subscriber.thresholds):
+        if _below_threshold(change, names, minimum):
             continue
         hit = (names or {"any"}) if every else names & wanted
         if hit:
@@ -226,7 +228,23 @@ def _filtered(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match 
             hits |= hit
     if not kept:
         return None
-    return Match(subscriber, kept, [scope, *sorted(hits)], _critical(event, kept))
+    return kept, sorted(hits), _critical(event, kept)
+
+
+def _filtered(
+    subscriber: Subscriber, event: VersionEvent, scope: str, cache: OutcomeCache | None = None
+) -> Match | None:
+    key = (subscriber.changes, subscriber.thresholds.deadline_moved_min_days, scope.startswith("follow:"))
+    if cache is not None and key in cache:
+        outcome = cache[key]
+    else:
+        outcome = _outcome(frozenset(key[0]), key[1], key[2], event)
+        if cache is not None:
+            cache[key] = outcome
+    if outcome is None:
+        return None
+    kept, names, critical = outcome
+    return Match(subscriber, list(kept), [scope, *names], critical)
 
 
 def _whole(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match:
@@ -237,26 +255,44 @@ def _whole(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match:
     return Match(subscriber, changes, [scope, *sorted(names)], _critical(event, changes))
 
 
-def _evaluate(subscriber: Subscriber, event: VersionEvent, now: Facets, before: Facets | None) -> Match | None:
-    """The one definition of what a subscriber gets; ``before`` is None for a first version."""
-    followed = next((i for i in event.procedure.identifiers if i in subscriber.follow), None)
+def _decide(
+    subscriber: Subscriber,
+    event: VersionEvent,
+    followed: str | None,
+    matched_now: int | None,
+    matched_before: int | None,
+    has_before: bool,
+    cache: OutcomeCache | None = None,
+) -> Match | None:
+    """The one definition of what a subscriber gets, given its scope: the identifier it follows, the first
+    of its profiles the procedure matches now and matched before this version."""
     if followed is not None:
-        return _filtered(subscriber, event, f"follow:{followed}")
-    if not subscriber.profiles:
-        return None
-    matched_now = _first_profile(subscriber, now)
-    matched_before = _first_profile(subscriber, before)
+        return _filtered(subscriber, event, f"follow:{followed}", cache)
     if matched_now is not None:
-        if before is not None and matched_before is None:
+        if has_before and matched_before is None:
             return _whole(subscriber, event, f"profile_entered:{matched_now}")
-        return _filtered(subscriber, event, f"profile:{matched_now}")
+        return _filtered(subscriber, event, f"profile:{matched_now}", cache)
     if matched_before is not None:
         return _whole(subscriber, event, f"profile_left:{matched_before}")
     return None
 
 
+def _evaluate(subscriber: Subscriber, event: VersionEvent, now: Facets, before: Facets | None) -> Match | None:
+    """Scope by direct tests (``before`` is None for a first version, ``now`` itself when unchanged)."""
+    followed = next((i for i in event.procedure.identifiers if i in subscriber.follow), None)
+    if followed is None and not subscriber.profiles:
+        return None
+    matched_now = _first_profile(subscriber, now) if followed is None else None
+    matched_before = matched_now if before is now else _first_profile(subscriber, before)
+    return _decide(subscriber, event, followed, matched_now, matched_before, before is not None)
+
+
 def _facets(event: VersionEvent) -> tuple[Facets, Facets | None]:
-    return Facets.of(event.procedure), Facets.of(event.previous) if event.previous is not None else None
+    now = Facets.of(event.procedure)
+    if event.previous is None:
+        return now, None
+    before = Facets.of(event.previous)
+    return now, (now if before == now else before)
 
 
 def naive_match(subscribers: Iterable[Subscriber], event: VersionEvent) -> list[Match]:
@@ -269,108 +305,173 @@ def naive_match(subscribers: Iterable[Subscriber], event: VersionEvent) -> list[
 # ---------------------------------------------------------------- index
 
 
-class _PrefixIndex:
-    """Keys are prefixes; a lookup tries every prefix length in use."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, set[int]] = defaultdict(set)
-        self.lengths: set[int] = set()
-
-    def add(self, prefix: str, subscriber: int) -> None:
-        self.keys[prefix].add(subscriber)
-        self.lengths.add(len(prefix))
-
-    def lookup(self, values: Iterable[str], into: set[int]) -> None:
-        for value in values:
-            for n in self.lengths:
-                if n <= len(value):
-                    into.update(self.keys.get(value[:n], ()))
+#: criteria whose keys a notice has few of (a handful of départements, one family…): they pair with any other
+_SMALL: Final = frozenset({"departments", "families", "sources"})
+#: pairs whose notice-side keys stay few enough to combine (CPV and NUTS prefixes: some tens each)
+_PAIRABLE: Final = frozenset({"cpv", "nuts"})
+_STEM: Final = 4  # one-word prefix keywords are indexed by their first letters
+_GRAM: Final = 6  # buyer substrings are indexed by a piece of their longest word
 
 
-def _trigrams(text: str) -> set[str]:
-    return {text[i : i + 3] for i in range(len(text) - 2)}
+def _criteria(profile: Profile) -> dict[str, float]:
+    """Each criterion of a profile with a rough share of notices it lets through (lower is rarer)."""
+    shares: dict[str, float] = {}
+    if profile.departments:
+        shares["departments"] = len(profile.departments) / 100
+    if profile.cpv:
+        shares["cpv"] = sum(10.0 ** -(len(p) - 1) for p in profile.cpv)  # "72": 1/10, "7222": 1/1000
+    if profile.nuts:
+        shares["nuts"] = sum(20.0 ** -(len(p) - 2) for p in profile.nuts)  # "FR": all, "FRH04": 1/8000
+    if profile.keywords:
+        shares["keywords"] = 0.02 * len(profile.keywords)
+    if profile.buyer and all(len(b) >= 3 for b in profile.buyer):
+        shares["buyer"] = 0.01 * len(profile.buyer)
+    if profile.families:
+        shares["families"] = len(profile.families) / 4
+    if profile.sources:
+        shares["sources"] = len(profile.sources) / 2
+    return shares
+
+
+def _choose(shares: dict[str, float]) -> tuple[str, ...]:
+    """The criterion, or pair of criteria, to index a profile under: the rarest combination whose keys a
+    notice has few enough of to look up."""
+    ranked = sorted(shares, key=lambda c: shares[c])
+    pairs = [
+        (shares[a] * shares[b], tuple(sorted((a, b))))
+        for i, a in enumerate(ranked)
+        for b in ranked[i + 1 :]
+        if a in _SMALL or b in _SMALL or {a, b} <= _PAIRABLE
+    ]
+    best_pair = min(pairs, default=None)
+    if best_pair is not None and best_pair[0] < shares[ranked[0]]:
+        return best_pair[1]
+    return (ranked[0],) if ranked else ()
+
+
+def _keyword_key(keyword: str) -> str:
+    """Every procedure a keyword matches has this key among :meth:`Matcher._notice_keys`' ``keywords``."""
+    if keyword.endswith("*") and " " not in keyword:
+        return "s:" + keyword[:-1][:_STEM]  # " stem" in text: a word starts with the stem
+    return "w:" + keyword.rstrip("*").split(" ", 1)[0]  # the first word stands whole in the text
+
+
+def _buyer_key(pattern: str) -> str:
+    """A piece of the pattern: a substring of every buyer name the pattern is a substring of."""
+    return max(pattern.split(" "), key=len)[:_GRAM]
 
 
 class Matcher:
     """Subscribers indexed for fast matching; build once per configuration, call :meth:`match` per event.
 
-    Each profile is indexed by one of its criteria (the first given of buyer, keywords, cpv, nuts,
-    departments, families, sources): a procedure can only match the profile if it matches that criterion,
-    so the subscribers the indexes point at are the only ones worth evaluating. Empty profiles match
-    everything and are always evaluated.
+    Every profile is indexed under its rarest criterion, or pair of criteria (``cpv`` with ``departments``:
+    the key is a (CPV prefix, département) pair), with keys chosen so that a procedure the profile matches
+    always has one of them (see ``_notice_keys``). Looking up a procedure's keys thus finds every profile it
+    may match, and few others; only those are tested. Profiles without a usable key are always tested.
+    The first matching profile of each subscriber, and its follows, then go through the same decision as
+    :func:`naive_match` (``_decide``).
     """
 
     def __init__(self, subscribers: Iterable[Subscriber]) -> None:
         self.subscribers: list[Subscriber] = [s for s in subscribers if s.enabled]
-        self._follow: dict[str, set[int]] = defaultdict(set)
-        self._buyer: dict[str, set[int]] = defaultdict(set)  # trigram of a buyer substring
-        self._words: dict[str, set[int]] = defaultdict(set)  # first word of a keyword
-        self._word_prefixes = _PrefixIndex()  # one-word keywords ending with *
-        self._cpv = _PrefixIndex()
-        self._nuts = _PrefixIndex()
-        self._exact: dict[str, dict[str, set[int]]] = {
-            k: defaultdict(set) for k in ("departments", "families", "sources")
-        }
-        self._always: set[int] = set()  # catch-all profiles, buyer substrings shorter than 3 letters
+        self._follow: dict[str, list[int]] = defaultdict(list)
+        self._owner: list[tuple[int, int]] = []  # profile id -> (subscriber index, position in its profiles)
+        self._profiles: list[Profile] = []
+        self._postings: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = defaultdict(list)
+        self._combos: set[tuple[str, ...]] = set()
+        self._always: list[int] = []
+        self._lengths: dict[str, set[int]] = {"cpv": set(), "nuts": set(), "stem": set(), "gram": set()}
         for i, subscriber in enumerate(self.subscribers):
             for identifier in subscriber.follow:
-                self._follow[identifier].add(i)
-            for profile in subscriber.profiles:
-                self._index_profile(profile, i)
+                self._follow[identifier].append(i)
+            for position, profile in enumerate(subscriber.profiles):
+                self._owner.append((i, position))
+                self._profiles.append(profile)
+                self._index(len(self._profiles) - 1, profile)
 
-    def _index_profile(self, profile: Profile, i: int) -> None:
-        if profile.buyer:
-            for pattern in profile.buyer:
-                grams = sorted(_trigrams(pattern), key=lambda g: (" " in g, pattern.index(g)))
-                if grams:
-                    self._buyer[grams[0]].add(i)
-                else:
-                    self._always.add(i)
-        elif profile.keywords:
-            for keyword in profile.keywords:
-                first = keyword.split(" ", 1)[0]
-                if first.endswith("*"):
-                    self._word_prefixes.add(first.rstrip("*"), i)
-                else:
-                    self._words[first].add(i)
-        elif profile.cpv:
-            for prefix in profile.cpv:
-                self._cpv.add(prefix, i)
-        elif profile.nuts:
-            for prefix in profile.nuts:
-                self._nuts.add(prefix, i)
-        else:
-            for name, index in self._exact.items():
-                values: tuple[str, ...] = getattr(profile, name)
-                if values:
-                    for value in values:
-                        index[value].add(i)
-                    return
-            self._always.add(i)
+    def _profile_keys(self, profile: Profile, criterion: str) -> set[str]:
+        if criterion == "keywords":
+            keys = {_keyword_key(k) for k in profile.keywords}
+            self._lengths["stem"].update(len(k) - 2 for k in keys if k.startswith("s:"))
+            return keys
+        if criterion == "buyer":
+            keys = {_buyer_key(b) for b in profile.buyer}
+            self._lengths["gram"].update(len(k) for k in keys)
+            return keys
+        values: tuple[str, ...] = getattr(profile, criterion)
+        if criterion in ("cpv", "nuts"):
+            self._lengths[criterion].update(len(v) for v in values)
+        return set(values)
 
-    def _candidates(self, facets: Facets, into: set[int]) -> None:
-        for gram in _trigrams(facets.buyer):
-            into.update(self._buyer.get(gram, ()))
-        for word in facets.word_set:
-            into.update(self._words.get(word, ()))
-        self._word_prefixes.lookup(facets.word_set, into)
-        self._cpv.lookup(facets.cpv, into)
-        self._nuts.lookup(facets.nuts, into)
-        for value in facets.departments:
-            into.update(self._exact["departments"].get(value, ()))
-        for value in facets.sources:
-            into.update(self._exact["sources"].get(value, ()))
-        if facets.family is not None:
-            into.update(self._exact["families"].get(facets.family, ()))
+    def _index(self, pid: int, profile: Profile) -> None:
+        combo = _choose(_criteria(profile))
+        if not combo:
+            self._always.append(pid)
+            return
+        self._combos.add(combo)
+        for key in itertools.product(*(sorted(self._profile_keys(profile, c)) for c in combo)):
+            self._postings[(combo, key)].append(pid)
+
+    def _notice_keys(self, f: Facets) -> dict[str, set[str]]:
+        lengths = self._lengths
+        return {
+            "departments": set(f.departments),
+            "families": {f.family} if f.family else set(),
+            "sources": set(f.sources),
+            "cpv": {c[:n] for c in f.cpv for n in lengths["cpv"] if n <= len(c)},
+            "nuts": {c[:n] for c in f.nuts for n in lengths["nuts"] if n <= len(c)},
+            "keywords": {f"w:{w}" for w in f.word_set}
+            | {f"s:{w[:n]}" for w in f.word_set for n in lengths["stem"] if n <= len(w)},
+            "buyer": {f.buyer[i : i + n] for n in lengths["gram"] for i in range(len(f.buyer) - n + 1)},
+        }
+
+    def candidates(self, f: Facets) -> set[int]:
+        """Ids of the profiles the facets may match: the only ones worth testing."""
+        keys = self._notice_keys(f)
+        pids = set(self._always)
+        for combo in self._combos:
+            for key in itertools.product(*(keys[c] for c in combo)):
+                pids.update(self._postings.get((combo, key), ()))
+        return pids
+
+    def _first_profiles(self, f: Facets) -> dict[int, int]:
+        """Subscriber index -> position of its first profile the facets match."""
+        first: dict[int, int] = {}
+        for pid in sorted(self.candidates(f)):  # profile ids run in subscriber order, then profile order
+            subscriber, position = self._owner[pid]
+            if subscriber not in first and profile_matches(self._profiles[pid], f):
+                first[subscriber] = position
+        return first
 
     def match(self, event: VersionEvent) -> list[Match]:
         """The same result as ``naive_match(subscribers, event)``, in the same order."""
         now, before = _facets(event)
-        candidates = set(self._always)
+        followed: dict[int, str] = {}
         for identifier in event.procedure.identifiers:
-            candidates.update(self._follow.get(identifier, ()))
-        self._candidates(now, candidates)
-        if before is not None:
-            self._candidates(before, candidates)
-        matches = (_evaluate(self.subscribers[i], event, now, before) for i in sorted(candidates))
-        return [m for m in matches if m is not None]
+            for i in self._follow.get(identifier, ()):
+                followed.setdefault(i, identifier)
+        first_now = self._first_profiles(now)
+        first_before = first_now if before is now else self._first_profiles(before) if before else {}
+        cache: OutcomeCache = {}
+        matches = []
+        for i in sorted(followed.keys() | first_now.keys() | first_before.keys()):
+            follow = self._follow_of(i, event, followed)
+            m = _decide(
+                self.subscribers[i],
+                event,
+                follow,
+                None if follow else first_now.get(i),
+                first_before.get(i),
+                before is not None,
+                cache,
+            )
+            if m is not None:
+                matches.append(m)
+        return matches
+
+    def _follow_of(self, i: int, event: VersionEvent, followed: dict[int, str]) -> str | None:
+        """The first of the procedure's identifiers the subscriber follows (as ``_evaluate`` finds it)."""
+        if i not in followed:
+            return None
+        follows = self.subscribers[i].follow
+        return next(identifier for identifier in event.procedure.identifiers if identifier in follows)

@@ -64,11 +64,25 @@ _LIGATURES: Final = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae
 _NON_WORD: Final = re.compile(r"[^0-9a-z]+")
 
 
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    return _NON_WORD.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c)).casefold())
+
+
+def _normalize_slowly(text: str) -> str:
+    return _fold(text).strip()
+
+
+# Latin letters with accents, folded one by one ahead of time: the common case needs no Unicode decomposition
+_FOLD: Final = str.maketrans({chr(cp): _fold(chr(cp)) for cp in range(0x80, 0x250)})
+
+
 def normalize_text(text: str) -> str:
     """Lower case, accents and punctuation removed, single spaces: ``"Énergie-Bâtiment"`` → ``"energie batiment"``."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return _NON_WORD.sub(" ", bare).strip()
+    folded = text.translate(_FOLD)
+    if not folded.isascii():  # other scripts, combining marks: the general path
+        return _normalize_slowly(text)
+    return _NON_WORD.sub(" ", folded.lower()).strip()
 
 
 def normalize_keyword(text: str) -> str:
