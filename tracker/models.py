@@ -71,6 +71,7 @@ class Notice(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source", "notice_id", name="uq_notice_source_notice_id"),
         Index("ix_notice_procedure_id", "procedure_id"),  # rebuilding one procedure's versions
+        Index("ix_notice_document_id", "document_id"),  # the versions a processed document made (follow-up work)
     )
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=64)

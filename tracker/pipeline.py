@@ -21,7 +21,10 @@ from tracker.store import (
     ingest_batch,
     load_document,
     store_parsed,
+    store_parsed_many,
+    unprocessed,
     versions_of_document,
+    versions_of_documents,
 )
 
 VersionHook = Callable[[list[int]], None]
@@ -77,16 +80,14 @@ def process_document(engine: Engine, document_id: int, *, now: datetime | None =
 
 
 def process_documents(engine: Engine, document_ids: list[int], *, now: datetime | None = None) -> list[int]:
-    """:func:`process_document` for many saved documents, a transaction per chunk (the embedded mode)."""
+    """:func:`process_document` for many saved documents: one transaction and one link-and-rebuild per chunk
+    (a poller's page; the embedded mode and the ``process_documents`` task)."""
     version_ids: list[int] = []
     for start in range(0, len(document_ids), 200):
+        chunk = document_ids[start : start + 200]
         with session_scope(engine) as session:
-            for document_id in document_ids[start : start + 200]:
-                loaded = load_document(session, document_id)
-                if loaded is None:
-                    continue
-                raw, processed = loaded
-                if not processed:
-                    store_parsed(session, document_id, parse_item(raw), now=now or datetime.now(UTC))
-                version_ids += versions_of_document(session, document_id)
+            items = [(doc_id, parse_item(raw)) for doc_id, raw in unprocessed(session, chunk)]
+            if items:
+                store_parsed_many(session, items, now=now or datetime.now(UTC))
+            version_ids += versions_of_documents(session, chunk)
     return list(dict.fromkeys(version_ids))

@@ -421,6 +421,8 @@ def _link_and_store(
 ) -> None:
     if not entries:
         return
+    # one notice published twice in a batch (a corrected record): the later document wins
+    entries = list({(snap.source, snap.notice_id): (snap, doc_id) for snap, doc_id in entries}.values())
     linker = _Linker(session, now)
     all_keys = {k for snap, _ in entries for part in _keys(snap) for k in part}
     linker.prefetch(all_keys)
@@ -523,6 +525,45 @@ def store_parsed(session: Session, document_id: int, item: ParsedItem, *, now: d
         _link_and_store(session, [(snap, document_id) for snap in item.snapshots], stats, now)
     session.execute(update(Document).where(col(Document.id) == document_id).values(processed_at=now))
     return stats
+
+
+def store_parsed_many(session: Session, items: list[tuple[int, ParsedItem]], *, now: datetime) -> IngestStats:
+    """:func:`store_parsed` for many saved documents in one pass (one link-and-rebuild for them all)."""
+    stats = IngestStats(documents=len(items))
+    failed = [(doc_id, it) for doc_id, it in items if it.error is not None or not it.snapshots]
+    for _, it in failed:
+        it.error = it.error or "no notice found in document"
+    if failed:
+        stats.quarantined = quarantine(session, [it for _, it in failed], now)
+        session.connection().execute(
+            update(Quarantine).where(col(Quarantine.sha256) == bindparam("sha")).values(document_id=bindparam("did")),
+            [{"sha": it.document.sha256, "did": doc_id} for doc_id, it in failed],
+        )
+    good = [(doc_id, it) for doc_id, it in items if it.error is None]
+    stats.stored = len(good)
+    _link_and_store(session, [(snap, doc_id) for doc_id, it in good for snap in it.snapshots], stats, now)
+    ids = [doc_id for doc_id, _ in items]
+    session.execute(update(Document).where(col(Document.id).in_(ids)).values(processed_at=now))
+    return stats
+
+
+def unprocessed(session: Session, document_ids: list[int]) -> list[tuple[int, RawDocument]]:
+    """The raw documents among these that no one has processed yet."""
+    rows = session.execute(
+        select(Document).where(col(Document.id).in_(document_ids), col(Document.processed_at).is_(None))
+    ).scalars()
+    return [(r.id, RawDocument(r.source, r.locator, zlib.decompress(r.content), r.media_type)) for r in rows]
+
+
+def versions_of_documents(session: Session, document_ids: list[int]) -> list[int]:
+    """:func:`versions_of_document` for many documents."""
+    stmt = (
+        select(col(Version.id))
+        .join(Notice, col(Notice.id) == col(Version.notice_pk))
+        .where(col(Notice.document_id).in_(document_ids))
+        .order_by(col(Version.id))
+    )
+    return list(session.execute(stmt).scalars())
 
 
 def versions_of_document(session: Session, document_id: int) -> list[int]:

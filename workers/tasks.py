@@ -1,6 +1,9 @@
 """Thin tasks: deserialise ids, call one tracker function, enqueue the next step after its commit.
 
-    poll_source(name) -> process_document(document_id) -> fan_out_version(version_id) -> deliver(delivery_id)
+    poll_source(name) -> process_documents(document_ids of a page) -> fan_out_versions(version_ids)
+                      -> deliver(delivery_id)
+
+(``process_document`` and ``fan_out_version`` do the same for one id.)
 
 Follow-up work is derived from database state (the versions of a document, the due deliveries of a
 version), never from "did I just insert", so a redelivered task re-enqueues what its first run may not
@@ -20,6 +23,7 @@ from tracker import outbox, pipeline
 from tracker.config import load_sources
 from tracker.db import make_engine
 from tracker.exceptions import TransientError
+from tracker.match import Matcher
 from tracker.poll import poll_source as poll
 from tracker.settings import get_settings
 from tracker.sources.http import make_client
@@ -50,9 +54,8 @@ def poll_source(name: str) -> int:
     settings = get_settings()
     cfg = load_sources(settings.config_dir).get(name)
 
-    def enqueue(document_ids: list[int]) -> None:  # called after the step's commit
-        for document_id in document_ids:
-            process_document.delay(document_id)
+    def enqueue(document_ids: list[int]) -> None:  # called after the step's commit: one task a page
+        process_documents.delay(document_ids)
 
     with make_client(user_agent=settings.user_agent, timeout=settings.http_timeout) as client:
         report = poll(engine(), cfg, client=client, on_new=enqueue)
@@ -67,6 +70,27 @@ def process_document(document_id: int) -> int:
     for version_id in version_ids:
         fan_out_version.delay(version_id)
     return len(version_ids)
+
+
+@app.task(name="tracker.process_documents", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
+def process_documents(document_ids: list[int]) -> int:
+    """A poller's page of documents in one transaction; their versions fanned out in one task."""
+    version_ids = pipeline.process_documents(engine(), document_ids)
+    if version_ids:
+        fan_out_versions.delay(version_ids)
+    return len(version_ids)
+
+
+@app.task(name="tracker.fan_out_versions", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
+def fan_out_versions(version_ids: list[int]) -> int:
+    subscribers = load_subscribers(get_settings().config_dir)
+    matcher = Matcher(subscribers)  # built once for the batch
+    count = 0
+    for version_id in version_ids:
+        for delivery_id in outbox.fan_out(engine(), version_id, subscribers, now=now(), matcher=matcher):
+            deliver.delay(delivery_id)
+            count += 1
+    return count
 
 
 @app.task(name="tracker.fan_out_version", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
