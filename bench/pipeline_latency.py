@@ -11,7 +11,8 @@ one real Celery worker (PostgreSQL + Redis):
 * the time to drain a batch (default 4,300 publications, a TED day) saved in pages of 100 as a poll would,
   each page one transaction, processed as pages arrive (embedded: ``process_documents`` after each page
   commit, as ``tracker.service.Embedded`` does; worker: each page's ids enqueued as
-  ``tracker.process_document`` after its commit), from the first fetch to the last version committed.
+  ``tracker.process_documents`` with the page's ids after its commit, as the poller does), from the first
+  fetch to the last version committed.
 
 Publications are the 500 real ODS records (plus the chain files) replicated under fresh idwebs, the
 approach of ``bench/ingest_throughput.py`` (its functions are loaded from that file). The idle sample mixes
@@ -476,8 +477,11 @@ class WorkerBench:
         self.redis.close()
 
     def enqueue(self, ids: list[int]) -> None:
-        for document_id in ids:
-            self.client.send_task("tracker.process_document", args=[document_id], queue="tracker")
+        """As the poller does (workers/tasks.py poll_source): one task for a page's documents."""
+        if len(ids) == 1:
+            self.client.send_task("tracker.process_document", args=[ids[0]], queue="tracker")
+        else:
+            self.client.send_task("tracker.process_documents", args=[ids], queue="tracker")
 
     def processed(self, document_id: int) -> bool:
         """Whether the document's processing is committed (versions are committed in the same transaction)."""
