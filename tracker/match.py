@@ -33,11 +33,12 @@ text               field ``text``
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
 
 from tracker.subscribers import normalize_department, normalize_text
 from tracker.values import delta, delta_days, from_json
@@ -185,7 +186,7 @@ def _first_profile(subscriber: Subscriber, facets: Facets | None) -> int | None:
 # ---------------------------------------------------------------- evaluation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Match:
     """What one subscriber gets of one version, and why.
 
@@ -305,48 +306,10 @@ def naive_match(subscribers: Iterable[Subscriber], event: VersionEvent) -> list[
 # ---------------------------------------------------------------- index
 
 
-#: criteria whose keys a notice has few of (a handful of départements, one family…): they pair with any other
-_SMALL: Final = frozenset({"departments", "families", "sources"})
-#: pairs whose notice-side keys stay few enough to combine (CPV and NUTS prefixes: some tens each)
-_PAIRABLE: Final = frozenset({"cpv", "nuts"})
-_STEM: Final = 4  # one-word prefix keywords are indexed by their first letters
-_GRAM: Final = 6  # buyer substrings are indexed by a piece of their longest word
-
-
-def _criteria(profile: Profile) -> dict[str, float]:
-    """Each criterion of a profile with a rough share of notices it lets through (lower is rarer)."""
-    shares: dict[str, float] = {}
-    if profile.departments:
-        shares["departments"] = len(profile.departments) / 100
-    if profile.cpv:
-        shares["cpv"] = sum(10.0 ** -(len(p) - 1) for p in profile.cpv)  # "72": 1/10, "7222": 1/1000
-    if profile.nuts:
-        shares["nuts"] = sum(20.0 ** -(len(p) - 2) for p in profile.nuts)  # "FR": all, "FRH04": 1/8000
-    if profile.keywords:
-        shares["keywords"] = 0.02 * len(profile.keywords)
-    if profile.buyer and all(len(b) >= 3 for b in profile.buyer):
-        shares["buyer"] = 0.01 * len(profile.buyer)
-    if profile.families:
-        shares["families"] = len(profile.families) / 4
-    if profile.sources:
-        shares["sources"] = len(profile.sources) / 2
-    return shares
-
-
-def _choose(shares: dict[str, float]) -> tuple[str, ...]:
-    """The criterion, or pair of criteria, to index a profile under: the rarest combination whose keys a
-    notice has few enough of to look up."""
-    ranked = sorted(shares, key=lambda c: shares[c])
-    pairs = [
-        (shares[a] * shares[b], tuple(sorted((a, b))))
-        for i, a in enumerate(ranked)
-        for b in ranked[i + 1 :]
-        if a in _SMALL or b in _SMALL or {a, b} <= _PAIRABLE
-    ]
-    best_pair = min(pairs, default=None)
-    if best_pair is not None and best_pair[0] < shares[ranked[0]]:
-        return best_pair[1]
-    return (ranked[0],) if ranked else ()
+_STEM: Final = 6  # one-word prefix keywords are keyed by their first letters
+_GRAM: Final = 6  # buyer substrings are keyed by a piece of their longest word
+#: criteria in the order they filter (for keyword phrases and buyer names a key is necessary, not sufficient)
+_CRITERIA: Final = ("departments", "families", "sources", "cpv", "nuts", "keywords", "buyer")
 
 
 def _keyword_key(keyword: str) -> str:
@@ -356,91 +319,138 @@ def _keyword_key(keyword: str) -> str:
     return "w:" + keyword.rstrip("*").split(" ", 1)[0]  # the first word stands whole in the text
 
 
-def _buyer_key(pattern: str) -> str:
+def _buyer_key(pattern: str) -> str | None:
     """A piece of the pattern: a substring of every buyer name the pattern is a substring of."""
-    return max(pattern.split(" "), key=len)[:_GRAM]
+    piece = max(pattern.split(" "), key=len)[:_GRAM]
+    return piece if len(piece) >= 3 else None
+
+
+def _needs_test(profile: Profile, criterion: str) -> bool:
+    """Whether passing the criterion's key test leaves the criterion itself still to test."""
+    if criterion == "buyer":
+        return True
+    if criterion == "keywords":  # a single whole word is its key; phrases and long stems are not
+        return any(" " in k or (k.endswith("*") and len(k) - 1 > _STEM) for k in profile.keywords)
+    return False
+
+
+def _profile_keys(profile: Profile, criterion: str) -> set[str] | None:
+    """The profile's keys for a criterion; None when it has no usable key (then it is always tested)."""
+    if criterion == "keywords":
+        return {_keyword_key(k) for k in profile.keywords}
+    if criterion == "buyer":
+        keys = {_buyer_key(b) for b in profile.buyer}
+        return None if None in keys else {k for k in keys if k is not None}
+    return set(getattr(profile, criterion))
 
 
 class Matcher:
     """Subscribers indexed for fast matching; build once per configuration, call :meth:`match` per event.
 
-    Every profile is indexed under its rarest criterion, or pair of criteria (``cpv`` with ``departments``:
-    the key is a (CPV prefix, département) pair), with keys chosen so that a procedure the profile matches
-    always has one of them (see ``_notice_keys``). Looking up a procedure's keys thus finds every profile it
-    may match, and few others; only those are tested. Profiles without a usable key are always tested.
-    The first matching profile of each subscriber, and its follows, then go through the same decision as
-    :func:`naive_match` (``_decide``).
+    For every criterion (départements, families, sources, CPV and NUTS prefixes, keyword words, pieces of
+    buyer names), each key points at the profiles that name it. A procedure's keys then select, criterion by
+    criterion, the profiles it satisfies — a profile passes a criterion it does not name — and the profiles
+    passing all of them are the candidates, as boolean arrays over all profiles (numpy). For départements,
+    families, sources, CPV and NUTS the key test is the criterion itself; keywords and buyer names are then
+    tested exactly on the few candidates that have them. The first matching profile of each subscriber, and
+    its follows, go through the same decision as :func:`naive_match` (``_decide``).
     """
 
     def __init__(self, subscribers: Iterable[Subscriber]) -> None:
         self.subscribers: list[Subscriber] = [s for s in subscribers if s.enabled]
         self._follow: dict[str, list[int]] = defaultdict(list)
-        self._owner: list[tuple[int, int]] = []  # profile id -> (subscriber index, position in its profiles)
+        owners: list[int] = []
+        positions: list[int] = []
         self._profiles: list[Profile] = []
-        self._postings: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = defaultdict(list)
-        self._combos: set[tuple[str, ...]] = set()
-        self._always: list[int] = []
+        lists: dict[str, dict[str, list[int]]] = {c: defaultdict(list) for c in _CRITERIA}
+        has: dict[str, list[int]] = {c: [] for c in _CRITERIA}
+        inexact: list[int] = []
         self._lengths: dict[str, set[int]] = {"cpv": set(), "nuts": set(), "stem": set(), "gram": set()}
         for i, subscriber in enumerate(self.subscribers):
             for identifier in subscriber.follow:
                 self._follow[identifier].append(i)
             for position, profile in enumerate(subscriber.profiles):
-                self._owner.append((i, position))
+                pid = len(self._profiles)
+                owners.append(i)
+                positions.append(position)
                 self._profiles.append(profile)
-                self._index(len(self._profiles) - 1, profile)
+                if self._index(pid, profile, lists, has):
+                    inexact.append(pid)
+        count = len(self._profiles)
+        self._owner = owners  # plain lists: indexed one profile at a time in the hot loop
+        self._position = positions
+        self._inexact = bytearray(count)
+        for pid in inexact:
+            self._inexact[pid] = 1
+        self._postings = {c: {k: np.array(v, dtype=np.int64) for k, v in lists[c].items()} for c in _CRITERIA}
+        self._free: dict[str, np.ndarray[Any, np.dtype[np.bool_]]] = {}  # profiles not naming the criterion
+        for c in _CRITERIA:
+            if has[c]:
+                free = np.ones(count, dtype=bool)
+                free[has[c]] = False
+                self._free[c] = free
 
-    def _profile_keys(self, profile: Profile, criterion: str) -> set[str]:
-        if criterion == "keywords":
-            keys = {_keyword_key(k) for k in profile.keywords}
-            self._lengths["stem"].update(len(k) - 2 for k in keys if k.startswith("s:"))
-            return keys
-        if criterion == "buyer":
-            keys = {_buyer_key(b) for b in profile.buyer}
-            self._lengths["gram"].update(len(k) for k in keys)
-            return keys
-        values: tuple[str, ...] = getattr(profile, criterion)
-        if criterion in ("cpv", "nuts"):
-            self._lengths[criterion].update(len(v) for v in values)
-        return set(values)
+    def _index(
+        self, pid: int, profile: Profile, lists: dict[str, dict[str, list[int]]], has: dict[str, list[int]]
+    ) -> bool:
+        """Post the profile under its keys; True when it must still be tested exactly."""
+        exact_test = False
+        for criterion in _CRITERIA:
+            if not getattr(profile, criterion):
+                continue
+            keys = _profile_keys(profile, criterion)
+            exact_test = exact_test or _needs_test(profile, criterion)
+            if keys is None:
+                continue  # no usable key (a buyer piece under 3 letters): the exact test decides
+            has[criterion].append(pid)
+            for key in keys:
+                lists[criterion][key].append(pid)
+            if criterion in ("cpv", "nuts"):
+                self._lengths[criterion].update(len(k) for k in keys)
+            elif criterion == "keywords":
+                self._lengths["stem"].update(len(k) - 2 for k in keys if k.startswith("s:"))
+            elif criterion == "buyer":
+                self._lengths["gram"].update(len(k) for k in keys)
+        return exact_test
 
-    def _index(self, pid: int, profile: Profile) -> None:
-        combo = _choose(_criteria(profile))
-        if not combo:
-            self._always.append(pid)
-            return
-        self._combos.add(combo)
-        for key in itertools.product(*(sorted(self._profile_keys(profile, c)) for c in combo)):
-            self._postings[(combo, key)].append(pid)
-
-    def _notice_keys(self, f: Facets) -> dict[str, set[str]]:
+    def _notice_keys(self, f: Facets, criterion: str) -> Iterable[str]:
         lengths = self._lengths
-        return {
-            "departments": set(f.departments),
-            "families": {f.family} if f.family else set(),
-            "sources": set(f.sources),
-            "cpv": {c[:n] for c in f.cpv for n in lengths["cpv"] if n <= len(c)},
-            "nuts": {c[:n] for c in f.nuts for n in lengths["nuts"] if n <= len(c)},
-            "keywords": {f"w:{w}" for w in f.word_set}
-            | {f"s:{w[:n]}" for w in f.word_set for n in lengths["stem"] if n <= len(w)},
-            "buyer": {f.buyer[i : i + n] for n in lengths["gram"] for i in range(len(f.buyer) - n + 1)},
-        }
+        if criterion == "departments":
+            return f.departments
+        if criterion == "families":
+            return (f.family,) if f.family else ()
+        if criterion == "sources":
+            return f.sources
+        if criterion in ("cpv", "nuts"):
+            codes = f.cpv if criterion == "cpv" else f.nuts
+            return {c[:n] for c in codes for n in lengths[criterion] if n <= len(c)}
+        if criterion == "keywords":
+            stems = {f"s:{w[:n]}" for w in f.word_set for n in lengths["stem"] if n <= len(w)}
+            return stems | {f"w:{w}" for w in f.word_set}
+        grams = lengths["gram"]
+        return {f.buyer[i : i + n] for n in grams for i in range(len(f.buyer) - n + 1)}
 
-    def candidates(self, f: Facets) -> set[int]:
-        """Ids of the profiles the facets may match: the only ones worth testing."""
-        keys = self._notice_keys(f)
-        pids = set(self._always)
-        for combo in self._combos:
-            for key in itertools.product(*(keys[c] for c in combo)):
-                pids.update(self._postings.get((combo, key), ()))
-        return pids
+    def candidates(self, f: Facets) -> list[int]:
+        """Ids of the profiles that pass every criterion at key level, in profile order."""
+        ok = np.ones(len(self._profiles), dtype=bool)
+        for criterion, free in self._free.items():
+            postings = self._postings[criterion]
+            hits = [postings[k] for k in self._notice_keys(f, criterion) if k in postings]
+            passing = free.copy()
+            if hits:
+                passing[np.concatenate(hits)] = True
+            ok &= passing
+        return list(np.flatnonzero(ok).tolist())
 
     def _first_profiles(self, f: Facets) -> dict[int, int]:
         """Subscriber index -> position of its first profile the facets match."""
         first: dict[int, int] = {}
-        for pid in sorted(self.candidates(f)):  # profile ids run in subscriber order, then profile order
-            subscriber, position = self._owner[pid]
-            if subscriber not in first and profile_matches(self._profiles[pid], f):
-                first[subscriber] = position
+        inexact, owner, profiles = self._inexact, self._owner, self._profiles
+        position = self._position
+        for pid in self.candidates(f):  # profile ids run in subscriber order, then profile order
+            subscriber = owner[pid]
+            if subscriber not in first and (not inexact[pid] or profile_matches(profiles[pid], f)):
+                first[subscriber] = position[pid]
         return first
 
     def match(self, event: VersionEvent) -> list[Match]:
@@ -452,26 +462,25 @@ class Matcher:
                 followed.setdefault(i, identifier)
         first_now = self._first_profiles(now)
         first_before = first_now if before is now else self._first_profiles(before) if before else {}
+        has_before = before is not None
         cache: OutcomeCache = {}
         matches = []
         for i in sorted(followed.keys() | first_now.keys() | first_before.keys()):
-            follow = self._follow_of(i, event, followed)
+            follow = self._follow_of(i, event) if i in followed else None
             m = _decide(
                 self.subscribers[i],
                 event,
                 follow,
                 None if follow else first_now.get(i),
                 first_before.get(i),
-                before is not None,
+                has_before,
                 cache,
             )
             if m is not None:
                 matches.append(m)
         return matches
 
-    def _follow_of(self, i: int, event: VersionEvent, followed: dict[int, str]) -> str | None:
+    def _follow_of(self, i: int, event: VersionEvent) -> str:
         """The first of the procedure's identifiers the subscriber follows (as ``_evaluate`` finds it)."""
-        if i not in followed:
-            return None
         follows = self.subscribers[i].follow
         return next(identifier for identifier in event.procedure.identifiers if identifier in follows)
