@@ -43,6 +43,7 @@ from tracker.consolidate import consolidate, snapshot_record  # noqa: E402
 from tracker.events import ProcedureInfo, VersionEvent  # noqa: E402
 from tracker.match import Match, Matcher, naive_match  # noqa: E402
 from tracker.notice import NoticeSnapshot  # noqa: E402
+from tracker.outbox import procedure_info  # noqa: E402
 from tracker.reader import documents_from_file, parse_item  # noqa: E402
 from tracker.subscribers import Subscriber  # noqa: E402
 
@@ -98,27 +99,6 @@ def group_procedures(snapshots: list[NoticeSnapshot]) -> list[list[NoticeSnapsho
     return list(groups.values())
 
 
-def procedure_info(records: list[dict[str, Any]], state: dict[str, Any], identifiers: list[str]) -> ProcedureInfo:
-    """A procedure's facets after ``records`` (consolidated ``state``), as ``tracker.outbox._facets`` builds them."""
-
-    def union(key: str) -> list[str]:
-        return list(dict.fromkeys(v for rec in records for v in rec.get(key) or []))
-
-    families = [rec["family"] for rec in records if rec.get("family")]
-    return ProcedureInfo(
-        id=identifiers[0],
-        identifiers=identifiers,
-        title=state.get("title"),
-        buyer=state.get("buyer"),
-        description=next((r["description"] for r in reversed(records) if r.get("description")), None),
-        cpv=list(state.get("cpv") or union("cpv")),
-        departments=union("departments"),
-        nuts=union("nuts"),
-        sources=list(dict.fromkeys(rec.get("source", "") for rec in records)),
-        family=families[-1] if families else None,
-    )
-
-
 def build_events(snapshots: list[NoticeSnapshot]) -> list[VersionEvent]:
     """One event per version of each procedure (``consolidate`` decides what a version is and its changes).
 
@@ -138,7 +118,7 @@ def build_events(snapshots: list[NoticeSnapshot]) -> list[VersionEvent]:
             if version is None:
                 continue
             number += 1
-            info = procedure_info(applied, version.state, identifiers)
+            info = procedure_info(applied, version.state, identifiers, identifiers[0])
             before = previous if previous is not None else (info if version.kind != "initial" else None)
             events.append(
                 VersionEvent(

@@ -49,9 +49,11 @@ def backoff(attempts: int) -> timedelta:
 # ------------------------------------------------------------------ events from the database
 
 
-def _facets(
+def procedure_info(
     records: list[dict[str, Any]], state: dict[str, Any], identifiers: list[str], display: str
 ) -> ProcedureInfo:
+    """A procedure's matching facets after ``records`` (its notices so far) made ``state``."""
+
     def union(key: str) -> list[str]:
         return list(dict.fromkeys(v for rec in records for v in rec.get(key) or []))
 
@@ -89,10 +91,10 @@ def version_event(session: Session, version_id: int) -> VersionEvent | None:
         .order_by(col(Version.number))
     ).all()
     records = [rec for _, _, rec in rows]
-    current = _facets(records, version.state, identifiers, procedure.display_id)
+    current = procedure_info(records, version.state, identifiers, procedure.display_id)
     previous = None
     if len(rows) > 1:
-        previous = _facets(records[:-1], rows[-2][1], identifiers, procedure.display_id)
+        previous = procedure_info(records[:-1], rows[-2][1], identifiers, procedure.display_id)
     return VersionEvent(
         version_id=version_id,
         procedure=current,
