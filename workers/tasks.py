@@ -27,7 +27,7 @@ from tracker.match import Matcher
 from tracker.poll import poll_source as poll
 from tracker.settings import get_settings
 from tracker.sources.http import make_client
-from tracker.subscribers import load_subscribers
+from tracker.subscribers import Subscriber, load_subscribers, subscriber_files
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,21 @@ def reset_engine() -> None:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+_audience: tuple[tuple[tuple[str, int], ...], list[Subscriber], Matcher] | None = None
+
+
+def audience() -> tuple[list[Subscriber], Matcher]:
+    """The subscribers and their index, loaded once per worker process and again when a file changes:
+    validating and indexing many subscribers costs far more than matching one version."""
+    global _audience  # a per-process cache of the configuration
+    files = subscriber_files(get_settings().config_dir)
+    key = tuple((str(path), path.stat().st_mtime_ns) for path in files)
+    if _audience is None or _audience[0] != key:
+        subscribers = load_subscribers(get_settings().config_dir)
+        _audience = (key, subscribers, Matcher(subscribers))
+    return _audience[1], _audience[2]
 
 
 @app.task(name="tracker.poll_source", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=5)
@@ -83,8 +98,7 @@ def process_documents(document_ids: list[int]) -> int:
 
 @app.task(name="tracker.fan_out_versions", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
 def fan_out_versions(version_ids: list[int]) -> int:
-    subscribers = load_subscribers(get_settings().config_dir)
-    matcher = Matcher(subscribers)  # built once for the batch
+    subscribers, matcher = audience()
     count = 0
     for version_id in version_ids:
         for delivery_id in outbox.fan_out(engine(), version_id, subscribers, now=now(), matcher=matcher):
@@ -95,8 +109,8 @@ def fan_out_versions(version_ids: list[int]) -> int:
 
 @app.task(name="tracker.fan_out_version", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
 def fan_out_version(version_id: int) -> int:
-    subscribers = load_subscribers(get_settings().config_dir)
-    delivery_ids = outbox.fan_out(engine(), version_id, subscribers, now=now())
+    subscribers, matcher = audience()
+    delivery_ids = outbox.fan_out(engine(), version_id, subscribers, now=now(), matcher=matcher)
     for delivery_id in delivery_ids:
         deliver.delay(delivery_id)
     return len(delivery_ids)
@@ -104,7 +118,7 @@ def fan_out_version(version_id: int) -> int:
 
 @app.task(name="tracker.deliver", autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8)
 def deliver(delivery_id: int) -> str:
-    subscribers = load_subscribers(get_settings().config_dir)
+    subscribers, _ = audience()
     return outbox.deliver(engine(), delivery_id, subscribers, now=now())
 
 
