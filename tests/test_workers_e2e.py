@@ -219,13 +219,16 @@ def test_killed_worker_loses_and_duplicates_nothing(pg_engine, worker, worker_en
     done_before_kill = version_count(pg_engine)
     assert done_before_kill < expected, "the worker finished before it could be killed; use more documents"
     worker.start()
+    restarted = time.monotonic()
 
     def all_processed() -> bool:
         with session_scope(pg_engine) as session:
             pending = session.scalar(select(func.count()).where(Document.processed_at.is_(None)))
         return pending == 0
 
-    wait_until(all_processed, timeout=150, what="every document processed after restart", log=worker.log)
+    # the message the killed worker held comes back once its visibility timeout (60 s) has passed
+    wait_until(all_processed, timeout=300, what="every document processed after restart", log=worker.log)
+    assert time.monotonic() - restarted < 90, "redelivered within about a minute"
     with session_scope(pg_engine) as session:
         per_notice = session.execute(
             select(Version.notice_pk, func.count()).group_by(Version.notice_pk).having(func.count() > 1)
