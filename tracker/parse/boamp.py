@@ -106,18 +106,6 @@ def valid_idweb(value: Any) -> str | None:
     return None
 
 
-def _idweb_order(idweb: str) -> tuple[int, int, str]:
-    m = re.match(r"^(\d{2})-(\d+)$", idweb)
-    if m:
-        return int(m.group(1)), int(m.group(2)), ""
-    return 0, 0, idweb
-
-
-def sort_key(idweb: str) -> tuple[int, int, str]:
-    """Numeric order of idwebs: "26-9999" before "26-10000"."""
-    return _idweb_order(idweb)
-
-
 # ------------------------------------------------------------------ kinds
 
 _KIND_BY_STATUT = {"RECTIFICATIF": "rectificatif", "ANNULATION": "cancellation", "MODIFICATION": "change"}
