@@ -329,3 +329,23 @@ def test_fast_text_folding_agrees_with_unicode_decomposition():
         text = "".join(chr(rng.randint(*rng.choice(ranges))) for _ in range(rng.randint(0, 14)))
         assert normalize_text(text) == _normalize_slowly(text), repr(text)
     assert normalize_text("Énergie-Bâtiment œuvre ŀ") == "energie batiment oeuvre l"
+
+
+def test_word_by_word_folding_agrees_with_whole_text_folding():
+    import random
+
+    from tracker.subscribers import normalize_text, normalized_words
+
+    rng = random.Random(6)  # noqa: S311 - reproducible test data
+    ranges = [(32, 126), (0x80, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0x2000, 0x200B), (9, 13)]
+    for _ in range(5000):
+        text = "".join(chr(rng.randint(*rng.choice(ranges))) for _ in range(rng.randint(0, 30)))
+        assert normalized_words(text) == normalize_text(text).split(), repr(text)
+    assert normalized_words("Réfection\u00a0de l’école « Jean-Moulin »") == [
+        "refection",
+        "de",
+        "l",
+        "ecole",
+        "jean",
+        "moulin",
+    ]

@@ -11,9 +11,10 @@ subscriber has not seen the procedure before (or will not see it again), so it g
 
 A version of kind ``initial`` without changes is the change ``new_notice`` (kept by ``any``).
 
-:class:`Matcher` indexes the subscribers once and, for each event, only evaluates those an index points at;
-:func:`naive_match` evaluates every subscriber. Both end in the same per-subscriber evaluation
-(:func:`_evaluate`), and a test checks they agree on generated data.
+:func:`naive_match` evaluates every subscriber, one at a time (:func:`_evaluate`): it is the reference.
+:class:`Matcher` indexes the subscribers once and takes the same decisions for a whole population at once,
+with arrays; both share the change filter (:func:`_outcome`), and tests (and ``bench/match_throughput.py``
+on the corpus) check they agree.
 
 Change names (see ``tracker.subscribers.ChangeName``), from :func:`classify`:
 
@@ -33,14 +34,15 @@ text               field ``text``
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 
-from tracker.subscribers import normalize_department, normalize_text
+from tracker.subscribers import normalize_department, normalize_text, normalized_words
 from tracker.values import delta, delta_days, from_json
 
 if TYPE_CHECKING:
@@ -97,7 +99,11 @@ def classify(change: dict[str, Any]) -> set[str]:
 
 def is_critical_change(change: dict[str, Any]) -> bool:
     """Deadline moved earlier, cancellation, lot removed, submission address changed or removed."""
-    if classify(change) & CRITICAL_NAMES:
+    return _critical_change(change, classify(change))
+
+
+def _critical_change(change: dict[str, Any], names: set[str]) -> bool:
+    if names & CRITICAL_NAMES:
         return True
     old = change.get("old")
     return change.get("field") == "submission_url" and old is not None and old != change.get("new")
@@ -106,13 +112,6 @@ def is_critical_change(change: dict[str, Any]) -> bool:
 def is_critical(event: VersionEvent) -> bool:
     """A version that must reach subscribers at once, even those on a digest."""
     return event.kind == "cancellation" or any(is_critical_change(c) for c in event.changes)
-
-
-def _below_threshold(change: dict[str, Any], names: set[str], minimum: int | None) -> bool:
-    if not minimum or "deadline_moved" not in names or "deadline_earlier" in names:
-        return False
-    days = delta_days(change.get("old"), change.get("new"))
-    return days is not None and abs(days) < minimum
 
 
 # ---------------------------------------------------------------- procedure facets
@@ -134,7 +133,7 @@ class Facets:
 
     @classmethod
     def of(cls, procedure: ProcedureInfo) -> Facets:
-        words = tuple(normalize_text(f"{procedure.title or ''} {procedure.description or ''}").split())
+        words = tuple(normalized_words(f"{procedure.title or ''} {procedure.description or ''}"))
         cpv = (code.split("-", 1)[0].strip() for code in procedure.cpv)
         return cls(
             buyer=normalize_text(procedure.buyer or ""),
@@ -201,35 +200,75 @@ class Match:
     critical: bool
 
 
-def _critical(event: VersionEvent, changes: list[dict[str, Any]]) -> bool:
-    return event.kind == "cancellation" or any(is_critical_change(c) for c in changes)
+class _Classified(NamedTuple):
+    """One change of a version with what every change filter asks of it, computed once per version."""
+
+    change: dict[str, Any]
+    names: set[str]
+    days: float | None  # |days| a deadline moved later (what a threshold compares), else None
+    critical: bool
+
+
+def _classified(event: VersionEvent) -> list[_Classified]:
+    result = []
+    for change in event.changes:
+        names = classify(change)
+        days = None
+        if "deadline_moved" in names and "deadline_earlier" not in names:
+            moved = delta_days(change.get("old"), change.get("new"))
+            days = abs(moved) if moved is not None else None
+        result.append(_Classified(change, names, days, _critical_change(change, names)))
+    return result
 
 
 Outcome = tuple[list[dict[str, Any]], list[str], bool] | None  # kept changes, change names, critical
 OutcomeCache = dict[tuple[Any, ...], Outcome]
 
 
-def _outcome(wanted: frozenset[str], minimum: int | None, follow: bool, event: VersionEvent) -> Outcome:
+def _wants_new_notice(wanted: frozenset[str], follow: bool) -> bool:
+    """Whether a filter keeps a new notice (an initial version without changes). Who follows a procedure by
+    its identifier knows its notice already: only its changes are news, unless new_notice is asked for by
+    name; a profile subscriber learns of it here."""
+    return "new_notice" in wanted or ("any" in wanted and not follow)
+
+
+def _outcome(
+    wanted: frozenset[str],
+    minimum: int | None,
+    follow: bool,
+    event: VersionEvent,
+    classified: list[_Classified] | None = None,
+) -> Outcome:
     """What a change filter keeps of a version; depends on the filter, not on who holds it."""
-    every = "any" in wanted
     if event.kind == "initial" and not event.changes:
-        # who follows a procedure by its identifier knows its notice already: only its changes are news,
-        # unless new_notice is asked for by name; a profile subscriber learns of it here
-        new_notice = "new_notice" in wanted or (every and not follow)
-        return ([], ["new_notice"], False) if new_notice else None
+        return ([], ["new_notice"], False) if _wants_new_notice(wanted, follow) else None
+    every = "any" in wanted
     kept: list[dict[str, Any]] = []
     hits: set[str] = set()
-    for change in event.changes:
-        names = classify(change)
-        if _below_threshold(change, names, minimum):
-            continue
-        hit = (names or {"any"}) if every else names & wanted
+    critical = event.kind == "cancellation"
+    for c in _classified(event) if classified is None else classified:
+        if minimum and c.days is not None and c.days < minimum:
+            continue  # a deadline moved later by fewer days than the subscriber's threshold
+        hit = (c.names or {"any"}) if every else c.names & wanted
         if hit:
-            kept.append(change)
+            kept.append(c.change)
             hits |= hit
+            critical = critical or c.critical
     if not kept:
         return None
-    return kept, sorted(hits), _critical(event, kept)
+    return kept, sorted(hits), critical
+
+
+def _whole_outcome(
+    event: VersionEvent, classified: list[_Classified] | None = None
+) -> tuple[list[dict[str, Any]], list[str], bool]:
+    """The whole version, for a subscriber whose profile the procedure enters or leaves."""
+    classified = _classified(event) if classified is None else classified
+    names: set[str] = set()
+    for c in classified:
+        names |= c.names
+    critical = event.kind == "cancellation" or any(c.critical for c in classified)
+    return list(event.changes), sorted(names), critical
 
 
 def _filtered(
@@ -249,11 +288,8 @@ def _filtered(
 
 
 def _whole(subscriber: Subscriber, event: VersionEvent, scope: str) -> Match:
-    changes = list(event.changes)
-    names: set[str] = set()
-    for change in changes:
-        names |= classify(change)
-    return Match(subscriber, changes, [scope, *sorted(names)], _critical(event, changes))
+    changes, names, critical = _whole_outcome(event)
+    return Match(subscriber, changes, [scope, *names], critical)
 
 
 def _decide(
@@ -306,14 +342,22 @@ def naive_match(subscribers: Iterable[Subscriber], event: VersionEvent) -> list[
 # ---------------------------------------------------------------- index
 
 
-_STEM: Final = 6  # one-word prefix keywords are keyed by their first letters
-_GRAM: Final = 6  # buyer substrings are keyed by a piece of their longest word
-#: criteria in the order they filter (for keyword phrases and buyer names a key is necessary, not sufficient)
+_STEM: Final = 6  # one-word prefix keywords are found by their first letters
+_GRAM: Final = 6  # buyer substrings are found by a piece of their longest word
+#: criteria in the order they filter
 _CRITERIA: Final = ("departments", "families", "sources", "cpv", "nuts", "keywords", "buyer")
+_FOLLOW: Final = 0  # scope codes of :class:`Decisions`
+_PROFILE: Final = 1
+_ENTERED: Final = 2
+_LEFT: Final = 3
+_LABELS: Final = ("follow", "profile", "profile_entered", "profile_left")
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 
 
 def _keyword_key(keyword: str) -> str:
-    """Every procedure a keyword matches has this key among :meth:`Matcher._notice_keys`' ``keywords``."""
+    """A key every procedure the keyword matches has among :meth:`Matcher._keyword_terms`' lookups."""
     if keyword.endswith("*") and " " not in keyword:
         return "s:" + keyword[:-1][:_STEM]  # " stem" in text: a word starts with the stem
     return "w:" + keyword.rstrip("*").split(" ", 1)[0]  # the first word stands whole in the text
@@ -325,96 +369,144 @@ def _buyer_key(pattern: str) -> str | None:
     return piece if len(piece) >= 3 else None
 
 
-def _needs_test(profile: Profile, criterion: str) -> bool:
-    """Whether passing the criterion's key test leaves the criterion itself still to test."""
-    if criterion == "buyer":
-        return True
-    if criterion == "keywords":  # a single whole word is its key; phrases and long stems are not
-        return any(" " in k or (k.endswith("*") and len(k) - 1 > _STEM) for k in profile.keywords)
-    return False
+def _first_of_each(owners: IntArray) -> BoolArray:
+    """For a sorted array, True at the first element of each run of equal values."""
+    first = np.empty(owners.size, dtype=bool)
+    if owners.size:
+        first[0] = True
+        np.not_equal(owners[1:], owners[:-1], out=first[1:])
+    return first
 
 
-def _profile_keys(profile: Profile, criterion: str) -> set[str] | None:
-    """The profile's keys for a criterion; None when it has no usable key (then it is always tested)."""
-    if criterion == "keywords":
-        return {_keyword_key(k) for k in profile.keywords}
-    if criterion == "buyer":
-        keys = {_buyer_key(b) for b in profile.buyer}
-        return None if None in keys else {k for k in keys if k is not None}
-    return set(getattr(profile, criterion))
+class Decisions:
+    """What :meth:`Matcher.decide` found for one version: the subscribers who get it and, for each, its scope
+    and which outcome of its change filter applies, as arrays in subscriber order. Iterating builds the
+    :class:`Match` objects (the same as :func:`naive_match` returns); ``len()`` and :attr:`indices` do not.
+
+    Matches of one outcome share its list of kept changes: treat ``Match.changes`` as read-only."""
+
+    __slots__ = ("_followed", "_outcomes", "_subscribers", "indices", "outcome", "position", "scope")
+
+    def __init__(
+        self,
+        subscribers: list[Subscriber],
+        indices: IntArray,
+        scope: IntArray,
+        position: IntArray,
+        outcome: IntArray,
+        outcomes: list[tuple[list[dict[str, Any]], list[str], bool]],
+        followed: dict[int, str],
+    ) -> None:
+        self._subscribers = subscribers
+        self.indices = indices  # into Matcher.subscribers, ascending
+        self.scope = scope  # _FOLLOW, _PROFILE, _ENTERED, _LEFT
+        self.position = position  # the profile's position in the subscriber's list (profile scopes)
+        self.outcome = outcome  # index into outcomes
+        self._outcomes = outcomes
+        self._followed = followed  # subscriber index -> the identifier it follows
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def __iter__(self) -> Iterator[Match]:
+        subscribers, outcomes, followed = self._subscribers, self._outcomes, self._followed
+        columns = (self.indices.tolist(), self.scope.tolist(), self.position.tolist(), self.outcome.tolist())
+        labels = _scope_labels(int(self.position.max()) + 1 if self.position.size else 0)
+        for i, scope, position, o in zip(*columns, strict=True):
+            changes, names, critical = outcomes[o]
+            label = "follow:" + followed[i] if scope == _FOLLOW else labels[scope][position]
+            yield Match(subscribers[i], changes, [label, *names], critical)
+
+
+@functools.cache
+def _scope_labels_upto(count: int) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(f"{label}:{n}" for n in range(count)) for label in _LABELS)
+
+
+def _scope_labels(count: int) -> tuple[tuple[str, ...], ...]:
+    """``labels[scope][position]``: "profile:0", "profile_entered:1"… (sizes rounded up: few cache entries)."""
+    return _scope_labels_upto(max(8, 1 << max(count - 1, 0).bit_length()))
 
 
 class Matcher:
-    """Subscribers indexed for fast matching; build once per configuration, call :meth:`match` per event.
+    """Subscribers indexed for fast matching; build once per configuration, call :meth:`decide` or
+    :meth:`match` per event.
 
-    For every criterion (départements, families, sources, CPV and NUTS prefixes, keyword words, pieces of
-    buyer names), each key points at the profiles that name it. A procedure's keys then select, criterion by
-    criterion, the profiles it satisfies — a profile passes a criterion it does not name — and the profiles
-    passing all of them are the candidates, as boolean arrays over all profiles (numpy). For départements,
-    families, sources, CPV and NUTS the key test is the criterion itself; keywords and buyer names are then
-    tested exactly on the few candidates that have them. The first matching profile of each subscriber, and
-    its follows, go through the same decision as :func:`naive_match` (``_decide``).
+    For every criterion (départements, families, sources, CPV and NUTS prefixes, keywords, buyer names),
+    each value points at the profiles that name it (postings). A procedure's values then select, criterion
+    by criterion, the profiles it satisfies (a profile passes a criterion it does not name), and the
+    profiles passing all of them match: boolean arrays over all profiles (numpy), no per-profile test.
+    Keyword phrases and prefixes and buyer substrings are values too: each distinct one a procedure could
+    match (found by a word or a piece of it) is tested once per procedure, however many profiles name it.
+
+    The first matching profile of each subscriber, now and before the version, and its follows, give its
+    scope; the decision is then taken once per distinct change filter (:func:`_outcome`), not per
+    subscriber. It is the same decision as :func:`naive_match` takes subscriber by subscriber (``_decide``);
+    tests check both agree on generated data.
     """
 
     def __init__(self, subscribers: Iterable[Subscriber]) -> None:
         self.subscribers: list[Subscriber] = [s for s in subscribers if s.enabled]
         self._follow: dict[str, list[int]] = defaultdict(list)
+        filters: dict[tuple[tuple[str, ...], int | None], int] = {}
+        filter_of: list[int] = []
         owners: list[int] = []
         positions: list[int] = []
-        self._profiles: list[Profile] = []
         lists: dict[str, dict[str, list[int]]] = {c: defaultdict(list) for c in _CRITERIA}
         has: dict[str, list[int]] = {c: [] for c in _CRITERIA}
-        inexact: list[int] = []
-        self._lengths: dict[str, set[int]] = {"cpv": set(), "nuts": set(), "stem": set(), "gram": set()}
         for i, subscriber in enumerate(self.subscribers):
             for identifier in subscriber.follow:
                 self._follow[identifier].append(i)
+            limit = subscriber.thresholds.deadline_moved_min_days
+            filter_of.append(filters.setdefault((subscriber.changes, limit), len(filters)))
             for position, profile in enumerate(subscriber.profiles):
-                pid = len(self._profiles)
+                pid = len(owners)
                 owners.append(i)
                 positions.append(position)
-                self._profiles.append(profile)
-                if self._index(pid, profile, lists, has):
-                    inexact.append(pid)
-        count = len(self._profiles)
-        self._owner = owners  # plain lists: indexed one profile at a time in the hot loop
-        self._position = positions
-        self._inexact = bytearray(count)
-        for pid in inexact:
-            self._inexact[pid] = 1
+                for criterion in _CRITERIA:
+                    values = getattr(profile, criterion)
+                    if values:
+                        has[criterion].append(pid)
+                        for value in dict.fromkeys(values):
+                            lists[criterion][value].append(pid)
+        self._filters = [(frozenset(changes), limit) for changes, limit in filters]
+        # who wants a new notice (an initial version without changes), following it or by a profile
+        self._new_notice_followed = np.array([_wants_new_notice(w, True) for w, _ in self._filters], dtype=bool)
+        self._new_notice = np.array([_wants_new_notice(w, False) for w, _ in self._filters], dtype=bool)
+        self._filter_of = np.array(filter_of, dtype=np.int64)
+        self._owner = np.array(owners, dtype=np.int64)
+        self._position = np.array(positions, dtype=np.int64)
         self._postings = {c: {k: np.array(v, dtype=np.int64) for k, v in lists[c].items()} for c in _CRITERIA}
-        self._free: dict[str, np.ndarray[Any, np.dtype[np.bool_]]] = {}  # profiles not naming the criterion
-        for c in _CRITERIA:
-            if has[c]:
-                free = np.ones(count, dtype=bool)
-                free[has[c]] = False
-                self._free[c] = free
+        # a bit per criterion: a profile matches when the bits it passed equal the bits of the criteria it names
+        self._bits = {c: 1 << n for n, c in enumerate(_CRITERIA) if has[c]}
+        self._need = np.zeros(len(owners), dtype=np.uint8)
+        for c, bit in self._bits.items():
+            self._need[has[c]] |= bit
+        self._lengths = {c: sorted({len(k) for k in lists[c]}) for c in ("cpv", "nuts")}
+        # keyword phrases and prefixes by the word or word start that finds them, with the text they need
+        # (as _phrase_in tests it); single whole words are found directly
+        self._phrases: dict[str, list[tuple[str, str]]] = defaultdict(list)  # first word -> (term, needle)
+        self._stems: dict[str, list[tuple[str, str]]] = defaultdict(list)  # first letters -> (term, needle)
+        for term in lists["keywords"]:
+            if term.endswith("*"):
+                key = _keyword_key(term)
+                table = self._stems if key.startswith("s:") else self._phrases
+                table[key[2:]].append((term, f" {term[:-1]}"))
+            elif " " in term:
+                self._phrases[_keyword_key(term)[2:]].append((term, f" {term} "))
+        self._stem_lengths = sorted({len(k) for k in self._stems})
+        # buyer substrings by a piece of their longest word; those without one are tested every time
+        self._buyers: dict[str, list[str]] = defaultdict(list)
+        self._buyers_always: list[str] = []
+        for pattern in lists["buyer"]:
+            piece = _buyer_key(pattern)
+            (self._buyers[piece] if piece else self._buyers_always).append(pattern)
+        self._gram_lengths = sorted({len(k) for k in self._buyers})
 
-    def _index(
-        self, pid: int, profile: Profile, lists: dict[str, dict[str, list[int]]], has: dict[str, list[int]]
-    ) -> bool:
-        """Post the profile under its keys; True when it must still be tested exactly."""
-        exact_test = False
-        for criterion in _CRITERIA:
-            if not getattr(profile, criterion):
-                continue
-            keys = _profile_keys(profile, criterion)
-            exact_test = exact_test or _needs_test(profile, criterion)
-            if keys is None:
-                continue  # no usable key (a buyer piece under 3 letters): the exact test decides
-            has[criterion].append(pid)
-            for key in keys:
-                lists[criterion][key].append(pid)
-            if criterion in ("cpv", "nuts"):
-                self._lengths[criterion].update(len(k) for k in keys)
-            elif criterion == "keywords":
-                self._lengths["stem"].update(len(k) - 2 for k in keys if k.startswith("s:"))
-            elif criterion == "buyer":
-                self._lengths["gram"].update(len(k) for k in keys)
-        return exact_test
+    # -------------------------------------------------------- which profiles match
 
-    def _notice_keys(self, f: Facets, criterion: str) -> Iterable[str]:
-        lengths = self._lengths
+    def _values(self, f: Facets, criterion: str) -> Iterable[str]:
+        """The procedure's values for a criterion, as posting keys (what a profile value must equal)."""
         if criterion == "departments":
             return f.departments
         if criterion == "families":
@@ -423,64 +515,134 @@ class Matcher:
             return f.sources
         if criterion in ("cpv", "nuts"):
             codes = f.cpv if criterion == "cpv" else f.nuts
-            return {c[:n] for c in codes for n in lengths[criterion] if n <= len(c)}
+            return {c[:n] for c in codes for n in self._lengths[criterion] if n <= len(c)}
         if criterion == "keywords":
-            stems = {f"s:{w[:n]}" for w in f.word_set for n in lengths["stem"] if n <= len(w)}
-            return stems | {f"w:{w}" for w in f.word_set}
-        grams = lengths["gram"]
-        return {f.buyer[i : i + n] for n in grams for i in range(len(f.buyer) - n + 1)}
+            return self._keyword_terms(f)
+        return self._buyer_patterns(f)
+
+    def _keyword_terms(self, f: Facets) -> set[str]:
+        """The indexed keywords the procedure's title and description contain."""
+        words, text = f.word_set, f.text
+        terms = set(words)  # every single whole word is its own posting key
+        phrases, stems = self._phrases, self._stems
+        for word in words & phrases.keys():
+            terms.update(term for term, needle in phrases[word] if needle in text)
+        starts = {w[:n] for n in self._stem_lengths for w in words if n <= len(w)}
+        for start in starts & stems.keys():
+            terms.update(term for term, needle in stems[start] if needle in text)
+        return terms
+
+    def _buyer_patterns(self, f: Facets) -> set[str]:
+        """The indexed buyer substrings the procedure's buyer name contains."""
+        buyer = f.buyer
+        if not buyer:
+            return set()
+        found = {p for p in self._buyers_always if p in buyer}
+        grams = {buyer[i : i + n] for n in self._gram_lengths for i in range(len(buyer) - n + 1)}
+        for gram in grams & self._buyers.keys():
+            found.update(p for p in self._buyers[gram] if p in buyer)
+        return found
+
+    def _matching(self, f: Facets) -> BoolArray:
+        """Per profile: whether the facets match it (it passed every criterion it names)."""
+        passed = np.zeros(self._need.size, dtype=np.uint8)
+        for criterion, bit in self._bits.items():
+            postings = self._postings[criterion]
+            hits = [postings[k] for k in self._values(f, criterion) if k in postings]
+            if hits:
+                # fancy-index or: every copy of a repeated index reads the same old value, so repeats are harmless
+                passed[hits[0] if len(hits) == 1 else np.concatenate(hits)] |= bit
+        matched: BoolArray = passed == self._need
+        return matched
 
     def candidates(self, f: Facets) -> list[int]:
-        """Ids of the profiles that pass every criterion at key level, in profile order."""
-        ok = np.ones(len(self._profiles), dtype=bool)
-        for criterion, free in self._free.items():
-            postings = self._postings[criterion]
-            hits = [postings[k] for k in self._notice_keys(f, criterion) if k in postings]
-            passing = free.copy()
-            if hits:
-                passing[np.concatenate(hits)] = True
-            ok &= passing
-        return list(np.flatnonzero(ok).tolist())
+        """Ids of the profiles the facets match, in profile order."""
+        return list(np.flatnonzero(self._matching(f)).tolist())
 
-    def _first_profiles(self, f: Facets) -> dict[int, int]:
-        """Subscriber index -> position of its first profile the facets match."""
-        first: dict[int, int] = {}
-        inexact, owner, profiles = self._inexact, self._owner, self._profiles
-        position = self._position
-        for pid in self.candidates(f):  # profile ids run in subscriber order, then profile order
-            subscriber = owner[pid]
-            if subscriber not in first and (not inexact[pid] or profile_matches(profiles[pid], f)):
-                first[subscriber] = position[pid]
-        return first
+    def _first_profiles(self, f: Facets) -> tuple[IntArray, IntArray]:
+        """The subscribers (ascending) with a profile the facets match, and the position of the first one."""
+        pids = np.flatnonzero(self._matching(f))  # run in subscriber order, then profile order
+        owners = self._owner[pids]
+        first = _first_of_each(owners)
+        return owners[first], self._position[pids[first]]
 
-    def match(self, event: VersionEvent) -> list[Match]:
-        """The same result as ``naive_match(subscribers, event)``, in the same order."""
+    # -------------------------------------------------------- decisions
+
+    def decide(self, event: VersionEvent) -> Decisions:
+        """Who gets the version and what of it: the same as ``naive_match``, as arrays."""
         now, before = _facets(event)
         followed: dict[int, str] = {}
         for identifier in event.procedure.identifiers:
             for i in self._follow.get(identifier, ()):
                 followed.setdefault(i, identifier)
-        first_now = self._first_profiles(now)
-        first_before = first_now if before is now else self._first_profiles(before) if before else {}
-        has_before = before is not None
-        cache: OutcomeCache = {}
-        matches = []
-        for i in sorted(followed.keys() | first_now.keys() | first_before.keys()):
-            follow = self._follow_of(i, event) if i in followed else None
-            m = _decide(
-                self.subscribers[i],
-                event,
-                follow,
-                None if follow else first_now.get(i),
-                first_before.get(i),
-                has_before,
-                cache,
-            )
-            if m is not None:
-                matches.append(m)
-        return matches
+        subs, position = self._first_profiles(now)
+        if followed or (before is not None and before is not now):
+            subs, scope, position, is_follow = self._scopes(subs, position, before, now, followed)
+        else:  # the common case: profile scopes only, and the procedure's facets did not change
+            scope = np.full(subs.size, _PROFILE, dtype=np.int64)
+            is_follow = np.zeros(subs.size, dtype=bool)
 
-    def _follow_of(self, i: int, event: VersionEvent) -> str:
-        """The first of the procedure's identifiers the subscriber follows (as ``_evaluate`` finds it)."""
-        follows = self.subscribers[i].follow
-        return next(identifier for identifier in event.procedure.identifiers if identifier in follows)
+        outcomes: list[tuple[list[dict[str, Any]], list[str], bool]] = []
+        outcome = np.zeros(subs.size, dtype=np.int64)
+        keep = np.ones(subs.size, dtype=bool)
+        filtered = scope <= _PROFILE  # the change filter decides for follow and profile scopes
+        classified = _classified(event)
+        if event.kind == "initial" and not event.changes:  # a new notice: a table lookup per subscriber
+            ids = self._filter_of[subs[filtered]]
+            wants = np.where(is_follow[filtered], self._new_notice_followed[ids], self._new_notice[ids])
+            keep[filtered] = wants
+            outcomes.append(([], ["new_notice"], False))
+        elif filtered.any():  # once per distinct (filter, follow) pair
+            pairs = self._filter_of[subs[filtered]] * 2 + is_follow[filtered]
+            distinct, inverse = np.unique(pairs, return_inverse=True)
+            index = np.full(distinct.size, -1, dtype=np.int64)
+            for n, pair in enumerate(distinct.tolist()):
+                wanted, limit = self._filters[pair // 2]
+                result = _outcome(wanted, limit, bool(pair % 2), event, classified)
+                if result is not None:
+                    index[n] = len(outcomes)
+                    outcomes.append(result)
+            chosen = index[inverse]
+            outcome[filtered] = chosen
+            keep[filtered] = chosen >= 0
+        if not filtered.all():  # profile_entered, profile_left: the whole version
+            outcome[~filtered] = len(outcomes)
+            outcomes.append(_whole_outcome(event, classified))
+        if not keep.all():
+            subs, scope, position, outcome = subs[keep], scope[keep], position[keep], outcome[keep]
+        return Decisions(self.subscribers, subs, scope, position, outcome, outcomes, followed)
+
+    def _scopes(
+        self, now_subs: IntArray, now_pos: IntArray, before: Facets | None, now: Facets, followed: dict[int, str]
+    ) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
+        """Subscribers in scope now, before the version or by a follow; their scope code and profile."""
+        if before is None or before is now:
+            before_subs, before_pos = now_subs, now_pos
+        else:
+            before_subs, before_pos = self._first_profiles(before)
+        follow_subs = np.fromiter(sorted(followed), dtype=np.int64, count=len(followed))
+        subs = np.concatenate((now_subs, before_subs, follow_subs))
+        subs.sort()
+        subs = subs[_first_of_each(subs)]
+
+        def lookup(keys: IntArray, values: IntArray) -> IntArray:
+            """values[j] where keys[j] == s for each s of subs, else -1 (keys ascending)."""
+            if not keys.size:
+                return np.full(subs.size, -1, dtype=np.int64)
+            at = np.minimum(np.searchsorted(keys, subs), keys.size - 1)
+            return np.where(keys[at] == subs, values[at], -1)
+
+        pos_now = lookup(now_subs, now_pos)
+        pos_before = lookup(before_subs, before_pos) if before is not None else np.full(subs.size, -1)
+        is_follow = lookup(follow_subs, follow_subs) >= 0
+        entered = (pos_before < 0) if before is not None else np.zeros(subs.size, dtype=bool)
+        scope = np.where(
+            is_follow,
+            _FOLLOW,
+            np.where(pos_now >= 0, np.where(entered, _ENTERED, _PROFILE), _LEFT),
+        )
+        return subs, scope, np.where(pos_now >= 0, pos_now, pos_before), is_follow
+
+    def match(self, event: VersionEvent) -> list[Match]:
+        """The same result as ``naive_match(subscribers, event)``, in the same order."""
+        return list(self.decide(event))

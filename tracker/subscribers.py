@@ -85,6 +85,26 @@ def normalize_text(text: str) -> str:
     return _NON_WORD.sub(" ", folded.lower()).strip()
 
 
+_WORDS_CACHE: dict[str, str] = {}
+_WORDS_CACHE_SIZE: Final = 100_000
+
+
+def normalized_words(text: str) -> list[str]:
+    """``normalize_text(text).split()``, faster on long texts: each whitespace-separated token is folded once
+    per process (bounded cache); notices repeat the same vocabulary."""
+    cache = _WORDS_CACHE
+    words: list[str] = []
+    for token in text.split():
+        folded = cache.get(token)
+        if folded is None:
+            if len(cache) >= _WORDS_CACHE_SIZE:
+                cache.clear()
+            folded = cache[token] = normalize_text(token)
+        if folded:
+            words.extend(folded.split(" ") if " " in folded else (folded,))
+    return words
+
+
 def normalize_keyword(text: str) -> str:
     """Like :func:`normalize_text`, keeping one trailing ``*`` (prefix match on the last word)."""
     stripped = text.strip()
