@@ -344,6 +344,7 @@ def naive_match(subscribers: Iterable[Subscriber], event: VersionEvent) -> list[
 
 _STEM: Final = 6  # one-word prefix keywords are found by their first letters
 _GRAM: Final = 6  # buyer substrings are found by a piece of their longest word
+_WORD_CACHE_SIZE: Final = 200_000  # words of notices whose candidate keywords a Matcher remembers
 #: criteria in the order they filter
 _CRITERIA: Final = ("departments", "families", "sources", "cpv", "nuts", "keywords", "buyer")
 _FOLLOW: Final = 0  # scope codes of :class:`Decisions`
@@ -495,6 +496,7 @@ class Matcher:
             elif " " in term:
                 self._phrases[_keyword_key(term)[2:]].append((term, f" {term} "))
         self._stem_lengths = sorted({len(k) for k in self._stems})
+        self._word_terms: dict[str, tuple[tuple[str, str], ...]] = {}  # word -> _terms_found_by(word)
         # buyer substrings by a piece of their longest word; those without one are tested every time
         self._buyers: dict[str, list[str]] = defaultdict(list)
         self._buyers_always: list[str] = []
@@ -522,15 +524,27 @@ class Matcher:
 
     def _keyword_terms(self, f: Facets) -> set[str]:
         """The indexed keywords the procedure's title and description contain."""
-        words, text = f.word_set, f.text
+        words = tuple(f.word_set)
         terms = set(words)  # every single whole word is its own posting key
-        phrases, stems = self._phrases, self._stems
-        for word in words & phrases.keys():
-            terms.update(term for term, needle in phrases[word] if needle in text)
-        starts = {w[:n] for n in self._stem_lengths for w in words if n <= len(w)}
-        for start in starts & stems.keys():
-            terms.update(term for term, needle in stems[start] if needle in text)
+        cache = self._word_terms
+        found = list(map(cache.get, words))
+        if None in found:
+            if len(cache) >= _WORD_CACHE_SIZE:
+                cache.clear()
+            for n, word in enumerate(words):
+                if found[n] is None:
+                    found[n] = cache[word] = self._terms_found_by(word)
+        text = f.text
+        for candidates in filter(None, found):
+            terms.update(term for term, needle in candidates if needle in text)
         return terms
+
+    def _terms_found_by(self, word: str) -> tuple[tuple[str, str], ...]:
+        """The phrases starting with the word and the prefixes it starts with: (term, needle) to test."""
+        found = list(self._phrases.get(word, ()))
+        for n in self._stem_lengths:
+            found += self._stems.get(word[:n], ())  # a word shorter than n: itself, a prefix too
+        return tuple(found)
 
     def _buyer_patterns(self, f: Facets) -> set[str]:
         """The indexed buyer substrings the procedure's buyer name contains."""
@@ -548,7 +562,7 @@ class Matcher:
         passed = np.zeros(self._need.size, dtype=np.uint8)
         for criterion, bit in self._bits.items():
             postings = self._postings[criterion]
-            hits = [postings[k] for k in self._values(f, criterion) if k in postings]
+            hits = [postings[k] for k in postings.keys() & self._values(f, criterion)]
             if hits:
                 # fancy-index or: every copy of a repeated index reads the same old value, so repeats are harmless
                 passed[hits[0] if len(hits) == 1 else np.concatenate(hits)] |= bit

@@ -93,16 +93,15 @@ def normalized_words(text: str) -> list[str]:
     """``normalize_text(text).split()``, faster on long texts: each whitespace-separated token is folded once
     per process (bounded cache); notices repeat the same vocabulary."""
     cache = _WORDS_CACHE
-    words: list[str] = []
-    for token in text.split():
-        folded = cache.get(token)
-        if folded is None:
-            if len(cache) >= _WORDS_CACHE_SIZE:
-                cache.clear()
-            folded = cache[token] = normalize_text(token)
-        if folded:
-            words.extend(folded.split(" ") if " " in folded else (folded,))
-    return words
+    tokens = text.split()
+    folded = list(map(cache.get, tokens))
+    if None in folded:
+        if len(cache) >= _WORDS_CACHE_SIZE:
+            cache.clear()
+        for n, token in enumerate(tokens):
+            if folded[n] is None:
+                folded[n] = cache[token] = normalize_text(token)
+    return " ".join(folded).split()  # type: ignore[arg-type]  # no None left
 
 
 def normalize_keyword(text: str) -> str:
