@@ -455,3 +455,22 @@ def test_matcher_evaluates_fewer_subscribers_than_naive():
     candidates = matcher.candidates(Facets.of(PROCEDURE))  # profile ids: the index narrows 500 down to a few
     assert len(candidates) < 50
     assert {m.subscriber.name for m in matcher.match(event([DEADLINE_V2]))} <= {f"s{i}" for i in candidates}
+
+
+def test_a_matcher_is_freed_without_the_cyclic_collector():
+    """settle_long_lived() freezes the subscribers and their index: dropping them on a configuration reload
+    must free them by reference counting alone."""
+    import gc
+    import weakref
+
+    rng = random.Random(3)  # noqa: S311 - reproducible test data, not secrets
+    subscribers = [random_subscriber(rng, i) for i in range(50)]
+    gc.disable()
+    try:
+        matcher = Matcher(subscribers)
+        list(matcher.decide(random_event(rng, 2)))
+        ref = weakref.ref(matcher)
+        del matcher
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -22,6 +22,7 @@ from tracker.config import SourcesConfig, load_sources
 from tracker.db import ensure_schema, make_engine, session_scope, upgrade
 from tracker.exceptions import TrackerError
 from tracker.history import find_procedure, history, render_text, safe
+from tracker.match import settle_long_lived
 from tracker.outbox import Notifier
 from tracker.pipeline import ingest_documents
 from tracker.poll import PollReport, poll_source, source_states
@@ -269,6 +270,7 @@ def run(ctx: Context, once: bool) -> None:
             if all(not r.ok for r in reports):
                 sys.exit(1)
             return
+        settle_long_lived()  # subscribers and their index live as long as this process
         names = ", ".join(cfg.name for cfg in service.sources.enabled)
         err.print(f"watching {names} (database {ctx.engine.url.render_as_string(hide_password=True)}); Ctrl-C stops")
 

@@ -35,6 +35,7 @@ text               field ``text``
 from __future__ import annotations
 
 import functools
+import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -660,3 +661,12 @@ class Matcher:
     def match(self, event: VersionEvent) -> list[Match]:
         """The same result as ``naive_match(subscribers, event)``, in the same order."""
         return list(self.decide(event))
+
+
+def settle_long_lived() -> None:
+    """For a long-running process, once its subscribers are loaded and indexed: take everything it holds so
+    far out of the cyclic garbage collector's rounds (``gc.freeze``). They live as long as the process (or
+    until the subscriber files change), are freed by reference counting all the same, and otherwise every
+    full collection walks each of them again while versions are matched: with 100,000 subscribers and
+    thousands of matches per version, matching runs 2 to 3 times faster (``bench/match_throughput.py``)."""
+    gc.freeze()

@@ -23,7 +23,7 @@ from tracker import outbox, pipeline
 from tracker.config import load_sources
 from tracker.db import make_engine
 from tracker.exceptions import TransientError
-from tracker.match import Matcher
+from tracker.match import Matcher, settle_long_lived
 from tracker.poll import poll_source as poll
 from tracker.settings import get_settings
 from tracker.sources.http import make_client
@@ -61,6 +61,7 @@ def audience() -> tuple[list[Subscriber], Matcher]:
     if _audience is None or _audience[0] != key:
         subscribers = load_subscribers(get_settings().config_dir)
         _audience = (key, subscribers, Matcher(subscribers))
+        settle_long_lived()
     return _audience[1], _audience[2]
 
 
