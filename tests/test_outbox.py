@@ -11,13 +11,15 @@ from sqlalchemy import select
 
 from tests import corpus_path
 from tests.hookserver import HookServer
+from tracker import outbox
 from tracker.cli import cli
 from tracker.db import session_scope
+from tracker.match import Matcher
 from tracker.models import Delivery
-from tracker.outbox import Notifier, deliver, due_deliveries
+from tracker.outbox import Notifier, deliver, due_deliveries, fan_out
 from tracker.pipeline import ingest_documents
 from tracker.reader import documents_from_file
-from tracker.subscribers import load_subscribers
+from tracker.subscribers import Subscriber, load_subscribers
 
 pytestmark = pytest.mark.corpus
 
@@ -99,3 +101,68 @@ def test_subscribers_commands(tmp_path, monkeypatch):
         assert len(hooks.wait_for(1)) == 1
         unknown = runner.invoke(cli, [*base, "subscribers", "test", "nobody"])
         assert unknown.exit_code != 0 and "no subscriber named 'nobody'" in unknown.output
+
+
+def _many(count: int) -> list[Subscriber]:
+    """Followers of the chain: every third on a daily digest, every second with two channels."""
+    urls = ["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"]
+    return [
+        Subscriber.model_validate(
+            {
+                "name": f"s{i}",
+                "urls": urls[: 1 + i % 2],
+                "follow": ["20-157376"],
+                **({"delivery": {"mode": "digest", "digest": "daily"}} if i % 3 == 0 else {}),
+            }
+        )
+        for i in range(count)
+    ]
+
+
+def _deliveries(engine) -> list[Delivery]:
+    with session_scope(engine) as session:
+        return list(session.execute(select(Delivery).order_by(Delivery.id)).scalars())
+
+
+def test_fan_out_writes_many_deliveries_in_chunks_once(engine):
+    """More rows than one INSERT takes: every (subscriber, channel) once, digests collecting both versions."""
+    ingest_documents(engine, documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)))
+    subs = _many(400)  # 600 channels
+    matcher = Matcher(subs)
+    due = fan_out(engine, 2, subs, now=MONDAY_9, matcher=matcher)
+    assert len(due) == sum(len(s.urls) for s in subs if s.delivery.mode == "immediate")
+    assert fan_out(engine, 2, subs, now=MONDAY_9, matcher=matcher) == due  # pending ones, nothing new
+    fan_out(engine, 3, subs, now=MONDAY_9, matcher=matcher)
+    rows = _deliveries(engine)
+    assert len(rows) == 2 * len(due) + sum(len(s.urls) for s in subs if s.delivery.mode == "digest")
+    assert len({r.dedup_key for r in rows}) == len(rows)
+    digests = [r for r in rows if r.digest_key]
+    assert digests and all([i["version_id"] for i in r.payload["items"]] == [2, 3] for r in digests)
+    assert all("127.0.0.1:9" in r.channel_label for r in rows)
+
+
+def test_fan_out_treats_a_row_written_concurrently_as_existing(sqlite_engine, monkeypatch):
+    """Another worker inserts the same deliveries between this fan-out's SELECT and INSERT: the INSERT skips
+    them (ON CONFLICT DO NOTHING), the digest still gets this version, nothing is written twice."""
+    ingest_documents(sqlite_engine, documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)))
+    subs = _many(6)
+    fan_out(sqlite_engine, 2, subs, now=MONDAY_9)
+    before = {r.dedup_key for r in _deliveries(sqlite_engine)}
+
+    real = outbox._existing
+    calls = []
+
+    def blind_first(session, keys):  # the first look sees nothing: as if the rows were not there yet
+        calls.append(keys)
+        return {} if len(calls) == 1 else real(session, keys)
+
+    monkeypatch.setattr(outbox, "_existing", blind_first)
+    pending = fan_out(sqlite_engine, 2, subs, now=MONDAY_9)
+    assert len(calls) == 2  # the blind look, then the look at the rows the INSERT skipped
+    assert sorted(pending) == sorted(r.id for r in _deliveries(sqlite_engine) if r.version_id == 2)
+    rows = _deliveries(sqlite_engine)
+    assert {r.dedup_key for r in rows} == before and len(rows) == len(before)
+    calls.clear()
+    fan_out(sqlite_engine, 3, subs, now=MONDAY_9)  # v3: new immediate rows, and digests that exist
+    digests = [r for r in _deliveries(sqlite_engine) if r.digest_key]
+    assert digests and all([i["version_id"] for i in r.payload["items"]] == [2, 3] for r in digests)

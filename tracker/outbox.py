@@ -21,7 +21,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, Table, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from tracker.db import session_scope
@@ -150,16 +152,11 @@ def _rows_for(match: Match, event: VersionEvent, now: datetime) -> list[dict[str
     return rows
 
 
-def _add(session: Session, row: dict[str, Any]) -> int | None:
-    """Insert a delivery, or add this version to an existing pending digest; None if already there."""
-    existing: Delivery | None = session.execute(
-        select(Delivery).where(col(Delivery.dedup_key) == row["dedup_key"])
-    ).scalar_one_or_none()
-    if existing is None:
-        delivery = Delivery(**row)
-        session.add(delivery)
-        session.flush()
-        return delivery.id
+FAN_OUT_CHUNK = 500  # delivery rows written per statement
+
+
+def _append_to_digest(existing: Delivery, row: dict[str, Any]) -> int | None:
+    """Add this version to an existing pending digest; None if already there, or the row is not a digest."""
     if existing.digest_key is None or existing.status != "pending":
         return None
     items = list(existing.payload.get("items", []))
@@ -168,6 +165,36 @@ def _add(session: Session, row: dict[str, Any]) -> int | None:
         return None
     existing.payload = {"items": [*items, new]}
     return existing.id
+
+
+def _existing(session: Session, keys: list[str]) -> dict[str, Delivery]:
+    found = session.execute(select(Delivery).where(col(Delivery.dedup_key).in_(keys))).scalars()
+    return {d.dedup_key: d for d in found}
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> list[int | None]:
+    """Insert the deliveries, or add their version to existing pending digests: per row, its id, or None when
+    there was nothing to write. One SELECT and one INSERT … ON CONFLICT DO NOTHING for the lot; a row a
+    concurrent fan-out inserted in between is then treated as existing."""
+    existing = _existing(session, [r["dedup_key"] for r in rows])
+    fresh = [r for r in rows if r["dedup_key"] not in existing]
+    inserted: dict[str, int] = {}
+    if fresh:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        table: Table = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel leaves it undeclared
+        stmt = (
+            insert(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.dedup_key, table.c.id)
+        )
+        # executemany with RETURNING: SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues")
+        inserted = {key: id_ for key, id_ in session.execute(stmt, fresh)}  # noqa: C416 - dict() takes a Result for a mapping
+        raced = [r["dedup_key"] for r in fresh if r["dedup_key"] not in inserted]
+        if raced:
+            existing.update(_existing(session, raced))
+    ids: list[int | None] = []
+    for row in rows:
+        key = row["dedup_key"]
+        ids.append(inserted[key] if key in inserted else _append_to_digest(existing[key], row))
+    return ids
 
 
 def fan_out(
@@ -185,9 +212,10 @@ def fan_out(
         event = version_event(session, version_id)
         if event is None:
             return []
-        for match in matcher.match(event):
-            for row in _rows_for(match, event, now):
-                delivery_id = _add(session, row)
+        rows = [row for match in matcher.match(event) for row in _rows_for(match, event, now)]
+        for start in range(0, len(rows), FAN_OUT_CHUNK):
+            chunk = rows[start : start + FAN_OUT_CHUNK]
+            for row, delivery_id in zip(chunk, _write(session, chunk), strict=True):
                 if delivery_id is not None and row["next_attempt_at"] <= now:
                     due.append(delivery_id)
         # deliveries of this version written by an earlier, interrupted run are due too
