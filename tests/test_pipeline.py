@@ -21,8 +21,11 @@ from tracker.db import session_scope
 from tracker.history import find_procedure, history
 from tracker.models import Delivery, Document, Notice, Version
 from tracker.outbox import Notifier, deliver
+from tracker.pipeline import STRANDED_AFTER, process_documents, stranded
+from tracker.reader import ODS_RECORD, record_bytes
 from tracker.service import Embedded
 from tracker.sources.http import make_client
+from tracker.store import RawDocument, save_documents
 from tracker.subscribers import load_subscribers
 
 pytestmark = pytest.mark.corpus
@@ -229,3 +232,54 @@ def test_a_failing_channel_is_retried_then_dead_lettered(sqlite_engine, tmp_path
             assert all("500" in (d.last_error or "") for d in rows)
         assert len([r for r in hooks.requests if r.path == "/broken"]) == 10
         assert len([r for r in hooks.requests if r.path == "/ok"]) == 2
+
+
+# ------------------------------------------------------------------ documents whose processing was lost
+
+
+def _saved_unprocessed_chain(engine, now: datetime) -> list[int]:
+    """The chain's records saved as a poller saves a page, their processing never run (a lost task)."""
+    docs = [RawDocument("boamp", f"lost#{r['idweb']}", record_bytes(r), ODS_RECORD) for r in chain_records()]
+    with session_scope(engine) as session:
+        return save_documents(session, docs, now=now)
+
+
+def test_stranded_documents_are_those_unprocessed_past_the_grace_period(engine):
+    ids = _saved_unprocessed_chain(engine, CLOCK)
+    assert len(ids) == 3
+    assert stranded(engine, now=CLOCK + timedelta(minutes=10)) == []  # maybe still in the queue
+    assert stranded(engine, now=CLOCK + STRANDED_AFTER + timedelta(seconds=1)) == ids
+    assert stranded(engine, now=CLOCK, older_than=None) == ids
+    process_documents(engine, ids[:2])
+    assert stranded(engine, now=CLOCK, older_than=None) == ids[2:]
+
+
+def test_embedded_run_first_processes_what_an_earlier_run_left_unprocessed(engine, tmp_path, service):
+    _saved_unprocessed_chain(engine, CLOCK - timedelta(days=3))
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "sources.yaml").write_text("version: 1\nsources: []\n")
+    (folder / "subscribers.yaml").write_text("version: 1\nsubscribers: []\n")
+    embedded = service(engine, folder)
+    assert embedded.run_once() == []
+    assert counts(engine)[:3] == (3, 3, 3)
+    with session_scope(engine) as session:
+        assert len(history(session, find_procedure(session, "20-157376"))["versions"]) == 3
+    assert embedded.recover() == 0
+
+
+def test_workers_sweep_for_stranded_documents(monkeypatch, tmp_path):
+    import workers.tasks  # noqa: F401 - registers the tasks
+    from tracker.settings import get_settings
+    from workers.app import app
+    from workers.schedule import beat_schedule
+
+    (tmp_path / "sources.yaml").write_text("version: 1\nsources: []\n")
+    monkeypatch.setenv("TRACKER_CONFIG_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        entry = beat_schedule()["recover documents"]
+    finally:
+        get_settings.cache_clear()
+    assert entry["task"] in app.tasks
+    assert entry["options"]["expires"] < entry["schedule"].run_every.total_seconds()

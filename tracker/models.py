@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -41,6 +41,15 @@ class Document(SQLModel, table=True):
     """A raw document as fetched or read, kept once (zlib-compressed) so any version can be re-derived."""
 
     __tablename__ = "document"
+    __table_args__ = (
+        # the documents still to process: few at any time, found without reading the whole table
+        Index(
+            "ix_document_unprocessed",
+            "id",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64, unique=True)  # lookup by content on every ingest
     source: str = Field(max_length=64)

@@ -7,7 +7,7 @@ workers call the same stage functions one document at a time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from sqlalchemy import Engine
@@ -22,6 +22,7 @@ from tracker.store import (
     load_document,
     store_parsed,
     store_parsed_many,
+    stranded_documents,
     unprocessed,
     versions_of_document,
     versions_of_documents,
@@ -91,3 +92,18 @@ def process_documents(engine: Engine, document_ids: list[int], *, now: datetime 
                 store_parsed_many(session, items, now=now or datetime.now(UTC))
             version_ids += versions_of_documents(session, chunk)
     return list(dict.fromkeys(version_ids))
+
+
+#: a saved document still unprocessed after this long lost its processing (a poller's page whose task never
+#: reached the queue, a queue restarted without its data, retries exhausted while the database was down)
+STRANDED_AFTER = timedelta(minutes=15)
+
+
+def stranded(
+    engine: Engine, *, now: datetime, older_than: timedelta | None = STRANDED_AFTER, limit: int = 1000
+) -> list[int]:
+    """Documents saved more than ``older_than`` ago (None: at any time) and never processed: to process
+    again (idempotent)."""
+    saved_before = None if older_than is None else now - older_than
+    with session_scope(engine) as session:
+        return stranded_documents(session, saved_before=saved_before, limit=limit)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from tracker.config import SourceConfig, SourcesConfig
-from tracker.pipeline import process_documents
+from tracker.pipeline import process_documents, stranded
 from tracker.poll import PollReport, poll_source
 from tracker.schedule import next_due
 
@@ -52,13 +52,27 @@ class Embedded:
             self.engine, cfg, client=self.client, clock=self.clock, on_new=self.handle_new, progress=progress
         )
 
+    def recover(self) -> int:
+        """Process the documents an earlier run saved but did not process (it stopped in between). In this
+        mode nothing else is processing them, whatever their age."""
+        total = 0
+        while ids := stranded(self.engine, now=self.clock(), older_than=None, limit=1000):
+            log.warning("processing %d saved document(s) an earlier run left unprocessed", len(ids))
+            self.handle_new(ids)
+            total += len(ids)
+            if len(ids) < 1000:
+                break
+        return total
+
     def run_once(self) -> list[PollReport]:
         """One poll of every enabled source; a failing source never stops the others."""
+        self.recover()
         return [self.poll(cfg) for cfg in self.sources.enabled]
 
     def run_forever(self, *, on_report: Callable[[PollReport], None] | None = None) -> None:
         """Poll each source when it is due, until SIGINT/SIGTERM or ``stop`` is set."""
         self._install_signals()
+        self.recover()
         now = self.clock()
         due = {cfg.name: now for cfg in self.sources.enabled}
         by_name = {cfg.name: cfg for cfg in self.sources.enabled}

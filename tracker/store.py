@@ -506,9 +506,12 @@ def load_document(session: Session, document_id: int) -> tuple[RawDocument, bool
     return raw, row.processed_at is not None
 
 
-def unprocessed_documents(session: Session, *, limit: int = 1000) -> list[int]:
-    stmt = select(col(Document.id)).where(col(Document.processed_at).is_(None)).order_by(col(Document.id)).limit(limit)
-    return list(session.execute(stmt).scalars())
+def stranded_documents(session: Session, *, saved_before: datetime | None, limit: int = 1000) -> list[int]:
+    """Documents still not processed (saved before a time, if given), oldest first."""
+    stmt = select(col(Document.id)).where(col(Document.processed_at).is_(None))
+    if saved_before is not None:
+        stmt = stmt.where(col(Document.fetched_at) < saved_before)
+    return list(session.execute(stmt.order_by(col(Document.id)).limit(limit)).scalars())
 
 
 def store_parsed(session: Session, document_id: int, item: ParsedItem, *, now: datetime) -> IngestStats:

@@ -10,6 +10,7 @@ from tracker.config import load_sources
 from tracker.settings import get_settings
 
 DELIVERY_SWEEP_SECONDS = 30.0
+RECOVERY_SWEEP_SECONDS = 300.0
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
@@ -34,5 +35,10 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "task": "tracker.deliver_due",
         "schedule": schedule(run_every=DELIVERY_SWEEP_SECONDS),
         "options": {"expires": DELIVERY_SWEEP_SECONDS * 0.9},
+    }
+    entries["recover documents"] = {
+        "task": "tracker.recover_documents",
+        "schedule": schedule(run_every=RECOVERY_SWEEP_SECONDS),
+        "options": {"expires": RECOVERY_SWEEP_SECONDS * 0.9},
     }
     return entries

@@ -123,6 +123,17 @@ def deliver(delivery_id: int) -> str:
     return outbox.deliver(engine(), delivery_id, subscribers, now=now())
 
 
+@app.task(name="tracker.recover_documents")
+def recover_documents() -> int:
+    """Documents saved but never processed: their task was lost (see ``pipeline.STRANDED_AFTER``)."""
+    ids = pipeline.stranded(engine(), now=now())
+    if ids:
+        log.warning("recovering %d saved document(s) that were never processed", len(ids))
+    for start in range(0, len(ids), 200):
+        process_documents.delay(ids[start : start + 200])
+    return len(ids)
+
+
 @app.task(name="tracker.deliver_due")
 def deliver_due() -> int:
     """Retries and digests whose time has come."""
