@@ -237,6 +237,14 @@ def test_disabled_subscribers_are_skipped():
         ({"keywords": ["reseau"]}, False),  # whole words only
         ({"keywords": ["public voirie"]}, False),  # words must follow each other
         ({"keywords": ["gaz", "voirie communale"]}, True),
+        ({"keywords": ["de voirie communale"]}, True),  # three words, consecutive
+        ({"keywords": ["travaux voirie communale"]}, False),  # "de" stands between
+        ({"keywords": ["voirie comm*"]}, True),  # a phrase ending in a prefix
+        ({"keywords": ["voirie c*"]}, True),
+        ({"keywords": ["voirie e*"]}, False),
+        ({"keywords": ["eclair*"]}, True),
+        ({"keywords": ["eclairages*"]}, False),
+        ({"keywords": ["renovation de l eclairage public"]}, True),  # punctuation folds to spaces
         ({"buyer": ["vannes"]}, True),
         ({"buyer": ["COMMUNE DE VANNES"]}, True),
         ({"buyer": ["Lorient"]}, False),
@@ -343,6 +351,7 @@ WORDS = [
     "eau",
 ]
 KEYWORDS = ["energie", "voirie communale", "photovolta*", "eau", "batiment*", "entretien batiments", "e*"]
+KEYWORDS += ["travaux voirie communale", "entretien bat*", "photovoltaique", "reseau eau*"]
 SOURCES = ["boamp", "ted"]
 FAMILIES = ["JOUE", "FNS", "MAPA"]
 FIELDS = ["tender_deadline", "request_deadline", "opening_date", "estimated_value", "lots", "status"]

@@ -345,7 +345,7 @@ def naive_match(subscribers: Iterable[Subscriber], event: VersionEvent) -> list[
 
 _STEM: Final = 6  # one-word prefix keywords are found by their first letters
 _GRAM: Final = 6  # buyer substrings are found by a piece of their longest word
-_WORD_CACHE_SIZE: Final = 200_000  # words of notices whose candidate keywords a Matcher remembers
+_WORD_CACHE_SIZE: Final = 200_000  # notice words (and buyer names) whose keywords a Matcher remembers
 #: criteria in the order they filter
 _CRITERIA: Final = ("departments", "families", "sources", "cpv", "nuts", "keywords", "buyer")
 _FOLLOW: Final = 0  # scope codes of :class:`Decisions`
@@ -356,13 +356,6 @@ _LABELS: Final = ("follow", "profile", "profile_entered", "profile_left")
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
-
-
-def _keyword_key(keyword: str) -> str:
-    """A key every procedure the keyword matches has among :meth:`Matcher._keyword_terms`' lookups."""
-    if keyword.endswith("*") and " " not in keyword:
-        return "s:" + keyword[:-1][:_STEM]  # " stem" in text: a word starts with the stem
-    return "w:" + keyword.rstrip("*").split(" ", 1)[0]  # the first word stands whole in the text
 
 
 def _buyer_key(pattern: str) -> str | None:
@@ -485,19 +478,24 @@ class Matcher:
         for c, bit in self._bits.items():
             self._need[has[c]] |= bit
         self._lengths = {c: sorted({len(k) for k in lists[c]}) for c in ("cpv", "nuts")}
-        # keyword phrases and prefixes by the word or word start that finds them, with the text they need
-        # (as _phrase_in tests it); single whole words are found directly
-        self._phrases: dict[str, list[tuple[str, str]]] = defaultdict(list)  # first word -> (term, needle)
-        self._stems: dict[str, list[tuple[str, str]]] = defaultdict(list)  # first letters -> (term, needle)
+        # keywords other than single whole words (those are found directly), as _phrase_in defines them:
+        # - a one-word prefix ("photovolta*") depends on one word only: a word's prefixes are known once;
+        # - a phrase ("voirie communale") is found by its first two words, consecutive: exact for two words,
+        #   the rest of a longer phrase tested in the text;
+        # - a phrase ending in a prefix ("voirie comm*") is found by its first word and tested in the text.
+        self._stems: dict[str, list[tuple[str, str]]] = defaultdict(list)  # first letters -> (term, stem)
+        self._bigrams: dict[tuple[str, str], list[tuple[str, str | None]]] = defaultdict(list)  # -> (term, needle)
+        self._starred: dict[str, list[tuple[str, str]]] = defaultdict(list)  # first word -> (term, needle)
         for term in lists["keywords"]:
-            if term.endswith("*"):
-                key = _keyword_key(term)
-                table = self._stems if key.startswith("s:") else self._phrases
-                table[key[2:]].append((term, f" {term[:-1]}"))
-            elif " " in term:
-                self._phrases[_keyword_key(term)[2:]].append((term, f" {term} "))
+            words = term.rstrip("*").split(" ")
+            if term.endswith("*") and len(words) == 1:
+                self._stems[words[0][:_STEM]].append((term, words[0]))
+            elif term.endswith("*"):
+                self._starred[words[0]].append((term, f" {term[:-1]}"))
+            elif len(words) > 1:
+                self._bigrams[(words[0], words[1])].append((term, f" {term} " if len(words) > 2 else None))
         self._stem_lengths = sorted({len(k) for k in self._stems})
-        self._word_terms: dict[str, tuple[tuple[str, str], ...]] = {}  # word -> _terms_found_by(word)
+        self._word_stems: dict[str, tuple[str, ...]] = {}  # word -> the prefix keywords it starts with
         # buyer substrings by a piece of their longest word; those without one are tested every time
         self._buyers: dict[str, list[str]] = defaultdict(list)
         self._buyers_always: list[str] = []
@@ -505,6 +503,7 @@ class Matcher:
             piece = _buyer_key(pattern)
             (self._buyers[piece] if piece else self._buyers_always).append(pattern)
         self._gram_lengths = sorted({len(k) for k in self._buyers})
+        self._buyer_cache: dict[str, frozenset[str]] = {}  # buyer name -> the indexed substrings it contains
 
     # -------------------------------------------------------- which profiles match
 
@@ -527,36 +526,49 @@ class Matcher:
         """The indexed keywords the procedure's title and description contain."""
         words = tuple(f.word_set)
         terms = set(words)  # every single whole word is its own posting key
-        cache = self._word_terms
-        found = list(map(cache.get, words))
-        if None in found:
-            if len(cache) >= _WORD_CACHE_SIZE:
-                cache.clear()
-            for n, word in enumerate(words):
-                if found[n] is None:
-                    found[n] = cache[word] = self._terms_found_by(word)
+        if self._stems:
+            cache = self._word_stems
+            found = list(map(cache.get, words))
+            if None in found:
+                if len(cache) >= _WORD_CACHE_SIZE:
+                    cache.clear()
+                for n, word in enumerate(words):
+                    if found[n] is None:
+                        found[n] = cache[word] = self._stems_of(word)
+            for stems in filter(None, found):
+                terms.update(stems)
         text = f.text
-        for candidates in filter(None, found):
-            terms.update(term for term, needle in candidates if needle in text)
+        if self._bigrams:
+            pairs = set(zip(f.words, f.words[1:], strict=False))
+            for pair in pairs & self._bigrams.keys():
+                terms.update(term for term, needle in self._bigrams[pair] if needle is None or needle in text)
+        for word in f.word_set & self._starred.keys():
+            terms.update(term for term, needle in self._starred[word] if needle in text)
         return terms
 
-    def _terms_found_by(self, word: str) -> tuple[tuple[str, str], ...]:
-        """The phrases starting with the word and the prefixes it starts with: (term, needle) to test."""
-        found = list(self._phrases.get(word, ()))
-        for n in self._stem_lengths:
-            found += self._stems.get(word[:n], ())  # a word shorter than n: itself, a prefix too
+    def _stems_of(self, word: str) -> tuple[str, ...]:
+        """The prefix keywords ("photovolta*") the word starts with."""
+        found: list[str] = []
+        for n in self._stem_lengths:  # a word shorter than n: itself, a prefix too
+            found += (term for term, stem in self._stems.get(word[:n], ()) if word.startswith(stem))
         return tuple(found)
 
-    def _buyer_patterns(self, f: Facets) -> set[str]:
+    def _buyer_patterns(self, f: Facets) -> frozenset[str]:
         """The indexed buyer substrings the procedure's buyer name contains."""
         buyer = f.buyer
         if not buyer:
-            return set()
+            return frozenset()
+        known = self._buyer_cache.get(buyer)
+        if known is not None:  # buyers publish again and again
+            return known
         found = {p for p in self._buyers_always if p in buyer}
         grams = {buyer[i : i + n] for n in self._gram_lengths for i in range(len(buyer) - n + 1)}
         for gram in grams & self._buyers.keys():
             found.update(p for p in self._buyers[gram] if p in buyer)
-        return found
+        if len(self._buyer_cache) >= _WORD_CACHE_SIZE:
+            self._buyer_cache.clear()
+        self._buyer_cache[buyer] = frozenset(found)
+        return self._buyer_cache[buyer]
 
     def _matching(self, f: Facets) -> BoolArray:
         """Per profile: whether the facets match it (it passed every criterion it names)."""
@@ -630,12 +642,22 @@ class Matcher:
     def _scopes(
         self, now_subs: IntArray, now_pos: IntArray, before: Facets | None, now: Facets, followed: dict[int, str]
     ) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
-        """Subscribers in scope now, before the version or by a follow; their scope code and profile."""
-        if before is None or before is now:
-            before_subs, before_pos = now_subs, now_pos
-        else:
-            before_subs, before_pos = self._first_profiles(before)
+        """Subscribers in scope now, before the version (when the facets changed) or by a follow; their scope
+        code and the position of the profile behind it."""
         follow_subs = np.fromiter(sorted(followed), dtype=np.int64, count=len(followed))
+        if before is None or before is now:  # follows and unchanged profile scopes: a merge
+            both = np.concatenate((now_subs, follow_subs))
+            order = np.argsort(both, kind="stable")  # a subscriber in both: its follow comes last
+            both = both[order]
+            last = np.empty(both.size, dtype=bool)
+            if both.size:
+                last[-1] = True
+                np.not_equal(both[1:], both[:-1], out=last[:-1])
+            pick = order[last]
+            is_follow = pick >= now_subs.size
+            position = np.concatenate((now_pos, np.full(follow_subs.size, -1, dtype=np.int64)))[pick]
+            return both[last], np.where(is_follow, _FOLLOW, _PROFILE), position, is_follow
+        before_subs, before_pos = self._first_profiles(before)
         subs = np.concatenate((now_subs, before_subs, follow_subs))
         subs.sort()
         subs = subs[_first_of_each(subs)]
@@ -648,13 +670,12 @@ class Matcher:
             return np.where(keys[at] == subs, values[at], -1)
 
         pos_now = lookup(now_subs, now_pos)
-        pos_before = lookup(before_subs, before_pos) if before is not None else np.full(subs.size, -1)
+        pos_before = lookup(before_subs, before_pos)
         is_follow = lookup(follow_subs, follow_subs) >= 0
-        entered = (pos_before < 0) if before is not None else np.zeros(subs.size, dtype=bool)
         scope = np.where(
             is_follow,
             _FOLLOW,
-            np.where(pos_now >= 0, np.where(entered, _ENTERED, _PROFILE), _LEFT),
+            np.where(pos_now >= 0, np.where(pos_before < 0, _ENTERED, _PROFILE), _LEFT),
         )
         return subs, scope, np.where(pos_now >= 0, pos_now, pos_before), is_follow
 
