@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -20,3 +22,26 @@ def test_upgrade_is_idempotent(engine):
     assert not needs_upgrade(engine)
     upgrade(engine)
     assert not needs_upgrade(engine)
+
+
+def test_versions_made_before_notified_at_existed_count_as_notified(engine):
+    """Migration 0004 must not make a deployment's whole history look owed to its subscribers."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from tests import corpus_path
+    from tracker.db import alembic_config
+    from tracker.pipeline import ingest_documents, unnotified
+    from tracker.reader import documents_from_file
+
+    chain = corpus_path("boamp_ods_api", "chains", "chain_20-157376_rectif_21-6545_rectif_21-8404.json")
+    ingest_documents(engine, documents_from_file(chain), on_versions=lambda ids: None)  # a fan-out never run
+    now = datetime.now(UTC)
+    assert len(unnotified(engine, now=now, older_than=None)) == 3
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0003")
+        assert connection.execute(text("SELECT count(*) FROM version")).scalar() == 3
+    upgrade(engine)
+    assert unnotified(engine, now=now, older_than=None) == []

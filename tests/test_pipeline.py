@@ -20,9 +20,9 @@ from tracker.config import load_sources
 from tracker.db import session_scope
 from tracker.history import find_procedure, history
 from tracker.models import Delivery, Document, Notice, Version
-from tracker.outbox import Notifier, deliver
-from tracker.pipeline import STRANDED_AFTER, process_documents, stranded
-from tracker.reader import ODS_RECORD, record_bytes
+from tracker.outbox import Notifier, deliver, fan_out
+from tracker.pipeline import STRANDED_AFTER, ingest_documents, process_documents, stranded, unnotified
+from tracker.reader import ODS_RECORD, documents_from_file, record_bytes
 from tracker.service import Embedded
 from tracker.sources.http import make_client
 from tracker.store import RawDocument, save_documents
@@ -209,9 +209,6 @@ def test_a_failing_channel_is_retried_then_dead_lettered(sqlite_engine, tmp_path
 """
         folder = write_config(tmp_path / "config", base_url="http://127.0.0.1:9", subscribers=subscribers)
         subs = load_subscribers(folder)
-        from tracker.pipeline import ingest_documents
-        from tracker.reader import documents_from_file
-
         ingest_documents(
             sqlite_engine, documents_from_file(chain), on_versions=Notifier(sqlite_engine, subs, clock=lambda: CLOCK)
         )
@@ -278,8 +275,56 @@ def test_workers_sweep_for_stranded_documents(monkeypatch, tmp_path):
     monkeypatch.setenv("TRACKER_CONFIG_DIR", str(tmp_path))
     get_settings.cache_clear()
     try:
-        entry = beat_schedule()["recover documents"]
+        entry = beat_schedule()["recover lost work"]
     finally:
         get_settings.cache_clear()
     assert entry["task"] in app.tasks
     assert entry["options"]["expires"] < entry["schedule"].run_every.total_seconds()
+
+
+def test_versions_owe_a_fan_out_until_it_ran(engine):
+    docs = list(documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)))
+    ingest_documents(engine, docs, now=lambda: CLOCK, on_versions=lambda ids: None)  # the fan-out never ran
+    owed = unnotified(engine, now=CLOCK, older_than=None)
+    assert len(owed) == 3
+    assert unnotified(engine, now=CLOCK + timedelta(minutes=10)) == []  # maybe still in the queue
+    assert unnotified(engine, now=CLOCK + STRANDED_AFTER + timedelta(seconds=1)) == owed
+    fan_out(engine, owed[0], [], now=CLOCK)  # nobody subscribed: the fan-out ran all the same
+    assert unnotified(engine, now=CLOCK, older_than=None) == owed[1:]
+
+
+def test_without_subscribers_nothing_is_owed(sqlite_engine):
+    ingest_documents(sqlite_engine, documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)))
+    assert unnotified(sqlite_engine, now=CLOCK, older_than=None) == []
+
+
+def test_embedded_run_first_notifies_what_an_earlier_run_did_not(sqlite_engine, tmp_path, service):
+    docs = documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN))
+    ingest_documents(sqlite_engine, docs, on_versions=lambda ids: None)  # stopped before notifying
+    with HookServer() as hooks:
+        folder = tmp_path / "config"
+        folder.mkdir()
+        (folder / "sources.yaml").write_text("version: 1\nsources: []\n")
+        (folder / "subscribers.yaml").write_text(
+            "version: 1\nsubscribers:\n"
+            f'  - name: ao\n    urls: ["json://{hooks.address}/hook"]\n    follow: ["20-157376"]\n'
+        )
+        embedded = service(sqlite_engine, folder)
+        assert embedded.recover() == 3
+        assert len(hooks.wait_for(2)) == 2  # v2 and v3: a follower is not told of the notice it follows
+        assert embedded.recover() == 0
+        assert unnotified(sqlite_engine, now=CLOCK, older_than=None) == []
+
+
+def test_the_workers_recovery_task_requeues_lost_work(sqlite_engine, monkeypatch):
+    import workers.tasks as tasks
+
+    ids = _saved_unprocessed_chain(sqlite_engine, CLOCK)  # three documents whose processing task was lost
+    process_documents(sqlite_engine, ids[:1], now=CLOCK)  # the first processed, its fan-out task lost
+    sent: list[tuple[str, list[int]]] = []
+    monkeypatch.setattr(tasks, "engine", lambda: sqlite_engine)
+    monkeypatch.setattr(tasks, "now", lambda: CLOCK + STRANDED_AFTER + timedelta(minutes=1))
+    monkeypatch.setattr(tasks.process_documents, "delay", lambda ids: sent.append(("process", ids)))
+    monkeypatch.setattr(tasks.fan_out_versions, "delay", lambda ids: sent.append(("fan out", ids)))
+    assert tasks.recover() == 3
+    assert sent == [("process", ids[1:]), ("fan out", unnotified(sqlite_engine, now=CLOCK, older_than=None))]

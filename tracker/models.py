@@ -116,6 +116,13 @@ class Version(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("notice_pk", name="uq_version_notice_pk"),
         Index("ix_version_procedure_id_number", "procedure_id", "number"),  # history in order
+        # the versions whose fan-out is still owed: few at any time
+        Index(
+            "ix_version_unnotified",
+            "id",
+            postgresql_where=text("notified_at IS NULL"),
+            sqlite_where=text("notified_at IS NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     procedure_id: int = Field(foreign_key="procedure.id")
@@ -128,6 +135,8 @@ class Version(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+    #: set once the version went through fan-out (or there was nobody to notify); null while it is owed
+    notified_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
 
 
 class Quarantine(SQLModel, table=True):

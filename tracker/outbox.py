@@ -32,6 +32,7 @@ from tracker.match import Match, Matcher
 from tracker.models import Delivery, Identifier, Notice, Procedure, Version
 from tracker.notify.dispatch import mask_url, send
 from tracker.notify.render import Message, render_digests, render_messages
+from tracker.store import mark_notified
 from tracker.subscribers import Subscriber
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ def fan_out(
                 )
             ).scalars()
         )
+        mark_notified(session, [version_id], now=now)  # with the rows: both, or neither
     return list(dict.fromkeys(due))
 
 

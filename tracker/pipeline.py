@@ -20,9 +20,11 @@ from tracker.store import (
     RawDocument,
     ingest_batch,
     load_document,
+    mark_notified,
     store_parsed,
     store_parsed_many,
     stranded_documents,
+    unnotified_versions,
     unprocessed,
     versions_of_document,
     versions_of_documents,
@@ -49,13 +51,15 @@ def ingest_documents(
     """Parse and store documents batch by batch; each batch is one transaction.
 
     ``on_versions`` receives the ids of versions created or changed, after their batch is committed
-    (enqueue only after commit).
+    (enqueue only after commit). Without it there is nobody to notify: the versions owe no fan-out.
     """
     total = IngestStats()
     for batch in _batches(documents, batch_size):
         parsed = [parse_item(item) for item in batch]
         with session_scope(engine) as session:
             stats = ingest_batch(session, parsed, now=now())
+            if on_versions is None and stats.version_ids:
+                mark_notified(session, stats.version_ids, now=now())
         total.add(stats)
         if on_versions is not None and stats.version_ids:
             on_versions(stats.version_ids)
@@ -94,8 +98,9 @@ def process_documents(engine: Engine, document_ids: list[int], *, now: datetime 
     return list(dict.fromkeys(version_ids))
 
 
-#: a saved document still unprocessed after this long lost its processing (a poller's page whose task never
-#: reached the queue, a queue restarted without its data, retries exhausted while the database was down)
+#: a saved document still unprocessed (or a version whose fan-out is still owed) after this long lost its task:
+#: a poller's page whose task never reached the queue, a queue restarted without its data, retries exhausted
+#: while the database was down
 STRANDED_AFTER = timedelta(minutes=15)
 
 
@@ -107,3 +112,19 @@ def stranded(
     saved_before = None if older_than is None else now - older_than
     with session_scope(engine) as session:
         return stranded_documents(session, saved_before=saved_before, limit=limit)
+
+
+def unnotified(
+    engine: Engine, *, now: datetime, older_than: timedelta | None = STRANDED_AFTER, limit: int = 1000
+) -> list[int]:
+    """Versions made more than ``older_than`` ago (None: at any time) whose fan-out never ran: to fan out
+    again (idempotent)."""
+    created_before = None if older_than is None else now - older_than
+    with session_scope(engine) as session:
+        return unnotified_versions(session, created_before=created_before, limit=limit)
+
+
+def mark_versions_notified(engine: Engine, version_ids: list[int], *, now: datetime) -> None:
+    """No fan-out owed for these versions: there is nobody to notify."""
+    with session_scope(engine) as session:
+        mark_notified(session, version_ids, now=now)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from tracker.config import SourceConfig, SourcesConfig
-from tracker.pipeline import process_documents, stranded
+from tracker.pipeline import mark_versions_notified, process_documents, stranded, unnotified
 from tracker.poll import PollReport, poll_source
 from tracker.schedule import next_due
 
@@ -43,9 +43,15 @@ class Embedded:
         self.client.close()
 
     def handle_new(self, document_ids: list[int]) -> None:
-        version_ids = process_documents(self.engine, document_ids)
-        if version_ids and self.on_versions is not None:
+        self.handle_versions(process_documents(self.engine, document_ids))
+
+    def handle_versions(self, version_ids: list[int]) -> None:
+        if not version_ids:
+            return
+        if self.on_versions is not None:
             self.on_versions(version_ids)
+        else:
+            mark_versions_notified(self.engine, version_ids, now=self.clock())
 
     def poll(self, cfg: SourceConfig, *, progress: Callable[[PollReport], None] | None = None) -> PollReport:
         return poll_source(
@@ -53,12 +59,18 @@ class Embedded:
         )
 
     def recover(self) -> int:
-        """Process the documents an earlier run saved but did not process (it stopped in between). In this
-        mode nothing else is processing them, whatever their age."""
+        """Finish what an earlier run left undone when it stopped: documents saved but not processed, versions
+        made but not notified. In this mode nothing else is working on them, whatever their age."""
         total = 0
         while ids := stranded(self.engine, now=self.clock(), older_than=None, limit=1000):
             log.warning("processing %d saved document(s) an earlier run left unprocessed", len(ids))
             self.handle_new(ids)
+            total += len(ids)
+            if len(ids) < 1000:
+                break
+        while ids := unnotified(self.engine, now=self.clock(), older_than=None, limit=1000):
+            log.warning("notifying %d version(s) an earlier run stopped before notifying", len(ids))
+            self.handle_versions(ids)
             total += len(ids)
             if len(ids) < 1000:
                 break

@@ -506,6 +506,24 @@ def load_document(session: Session, document_id: int) -> tuple[RawDocument, bool
     return raw, row.processed_at is not None
 
 
+def mark_notified(session: Session, version_ids: list[int], *, now: datetime) -> None:
+    """These versions went through fan-out (or there is nobody to notify): no fan-out is owed any more."""
+    for chunk in _chunks(version_ids, 500):
+        session.execute(
+            update(Version)
+            .where(col(Version.id).in_(list(chunk)), col(Version.notified_at).is_(None))
+            .values(notified_at=now)
+        )
+
+
+def unnotified_versions(session: Session, *, created_before: datetime | None, limit: int = 1000) -> list[int]:
+    """Versions whose fan-out is still owed (made before a time, if given), oldest first."""
+    stmt = select(col(Version.id)).where(col(Version.notified_at).is_(None))
+    if created_before is not None:
+        stmt = stmt.where(col(Version.created_at) < created_before)
+    return list(session.execute(stmt.order_by(col(Version.id)).limit(limit)).scalars())
+
+
 def stranded_documents(session: Session, *, saved_before: datetime | None, limit: int = 1000) -> list[int]:
     """Documents still not processed (saved before a time, if given), oldest first."""
     stmt = select(col(Document.id)).where(col(Document.processed_at).is_(None))

@@ -36,8 +36,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "schedule": schedule(run_every=DELIVERY_SWEEP_SECONDS),
         "options": {"expires": DELIVERY_SWEEP_SECONDS * 0.9},
     }
-    entries["recover documents"] = {
-        "task": "tracker.recover_documents",
+    entries["recover lost work"] = {
+        "task": "tracker.recover",
         "schedule": schedule(run_every=RECOVERY_SWEEP_SECONDS),
         "options": {"expires": RECOVERY_SWEEP_SECONDS * 0.9},
     }

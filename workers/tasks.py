@@ -123,15 +123,19 @@ def deliver(delivery_id: int) -> str:
     return outbox.deliver(engine(), delivery_id, subscribers, now=now())
 
 
-@app.task(name="tracker.recover_documents")
-def recover_documents() -> int:
-    """Documents saved but never processed: their task was lost (see ``pipeline.STRANDED_AFTER``)."""
-    ids = pipeline.stranded(engine(), now=now())
-    if ids:
-        log.warning("recovering %d saved document(s) that were never processed", len(ids))
-    for start in range(0, len(ids), 200):
-        process_documents.delay(ids[start : start + 200])
-    return len(ids)
+@app.task(name="tracker.recover")
+def recover() -> int:
+    """Work whose task was lost (see ``pipeline.STRANDED_AFTER``): documents saved but never processed, versions
+    made but never fanned out. Both stages are idempotent, so a task that was only slow is not harmed."""
+    documents = pipeline.stranded(engine(), now=now())
+    versions = pipeline.unnotified(engine(), now=now())
+    if documents or versions:
+        log.warning("recovering %d unprocessed document(s), %d version(s) not notified", len(documents), len(versions))
+    for start in range(0, len(documents), 200):
+        process_documents.delay(documents[start : start + 200])
+    for start in range(0, len(versions), 200):
+        fan_out_versions.delay(versions[start : start + 200])
+    return len(documents) + len(versions)
 
 
 @app.task(name="tracker.deliver_due")
