@@ -49,7 +49,7 @@ def test_run_once_poll_and_status(tmp_path, tracker_cli, recent_chain):
         assert "Ouverture des offres : 27/01/2021 14:00 → 03/02/2021 14:00 (+7 jours)" in history.output
         status = tracker_cli("status")
         assert "boamp" in status.output and "never" not in status.output
-        assert "versions: 3" in status.output
+        assert "versions: 3" in status.output and "versions not yet notified: 0" in status.output
 
 
 def test_a_failing_source_is_reported_and_does_not_stop_the_others(tmp_path, tracker_cli, recent_chain):

@@ -610,6 +610,8 @@ def database_counts(session: Session) -> dict[str, int]:
         "notices": session.scalar(select(func.count()).select_from(Notice)) or 0,
         "procedures": session.scalar(select(func.count()).select_from(Procedure)) or 0,
         "versions": session.scalar(select(func.count()).select_from(Version)) or 0,
+        "versions not yet notified": session.scalar(select(func.count()).where(col(Version.notified_at).is_(None)))
+        or 0,
         "quarantined": session.scalar(select(func.count()).select_from(Quarantine)) or 0,
     }
     for status, n in session.execute(select(col(Delivery.status), func.count()).group_by(col(Delivery.status))):
