@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 
-from tracker.subscribers import normalize_department, normalize_text, normalized_words
+from tracker.subscribers import cached_map, normalize_department, normalize_text, normalized_words
 from tracker.values import delta, delta_days, from_json
 
 if TYPE_CHECKING:
@@ -527,14 +527,7 @@ class Matcher:
         words = tuple(f.word_set)
         terms = set(words)  # every single whole word is its own posting key
         if self._stems:
-            cache = self._word_stems
-            found = list(map(cache.get, words))
-            if None in found:
-                if len(cache) >= _WORD_CACHE_SIZE:
-                    cache.clear()
-                for n, word in enumerate(words):
-                    if found[n] is None:
-                        found[n] = cache[word] = self._stems_of(word)
+            found = cached_map(self._word_stems, words, self._stems_of, limit=_WORD_CACHE_SIZE)
             for stems in filter(None, found):
                 terms.update(stems)
         text = f.text

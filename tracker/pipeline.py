@@ -56,10 +56,11 @@ def ingest_documents(
     total = IngestStats()
     for batch in _batches(documents, batch_size):
         parsed = [parse_item(item) for item in batch]
+        at = now()
         with session_scope(engine) as session:
-            stats = ingest_batch(session, parsed, now=now())
+            stats = ingest_batch(session, parsed, now=at)
             if on_versions is None and stats.version_ids:
-                mark_notified(session, stats.version_ids, now=now())
+                mark_notified(session, stats.version_ids, now=at)
         total.add(stats)
         if on_versions is not None and stats.version_ids:
             on_versions(stats.version_ids)

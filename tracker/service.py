@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VersionHook = Callable[[list[int]], None]
+_RECOVERY_BATCH = 1000
 
 
 @dataclass
@@ -61,18 +62,27 @@ class Embedded:
     def recover(self) -> int:
         """Finish what an earlier run left undone when it stopped: documents saved but not processed, versions
         made but not notified. In this mode nothing else is working on them, whatever their age."""
+        documents = self._drain(
+            lambda: stranded(self.engine, now=self.clock(), older_than=None, limit=_RECOVERY_BATCH),
+            self.handle_new,
+            "processing %d saved document(s) an earlier run left unprocessed",
+        )
+        versions = self._drain(
+            lambda: unnotified(self.engine, now=self.clock(), older_than=None, limit=_RECOVERY_BATCH),
+            self.handle_versions,
+            "notifying %d version(s) an earlier run stopped before notifying",
+        )
+        return documents + versions
+
+    @staticmethod
+    def _drain(find: Callable[[], list[int]], handle: Callable[[list[int]], None], message: str) -> int:
+        """Handle what ``find`` returns, a batch at a time, until a batch comes back short."""
         total = 0
-        while ids := stranded(self.engine, now=self.clock(), older_than=None, limit=1000):
-            log.warning("processing %d saved document(s) an earlier run left unprocessed", len(ids))
-            self.handle_new(ids)
+        while ids := find():
+            log.warning(message, len(ids))
+            handle(ids)
             total += len(ids)
-            if len(ids) < 1000:
-                break
-        while ids := unnotified(self.engine, now=self.clock(), older_than=None, limit=1000):
-            log.warning("notifying %d version(s) an earlier run stopped before notifying", len(ids))
-            self.handle_versions(ids)
-            total += len(ids)
-            if len(ids) < 1000:
+            if len(ids) < _RECOVERY_BATCH:
                 break
         return total
 

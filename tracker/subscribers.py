@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from tracker.exceptions import ConfigError
 from tracker.yamlconf import load_yaml, validate
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 ChangeName = Literal[
     "deadline_moved",
@@ -85,6 +88,19 @@ def normalize_text(text: str) -> str:
     return _NON_WORD.sub(" ", folded.lower()).strip()
 
 
+def cached_map(cache: dict[K, V], keys: Sequence[K], compute: Callable[[K], V], *, limit: int) -> list[V]:
+    """``[compute(k) for k in keys]``, each value computed once while it stays in ``cache``; the cache is
+    emptied when it holds ``limit`` entries. The lookups of the common case, every key known, run in C."""
+    found = list(map(cache.get, keys))
+    if None in found:
+        if len(cache) >= limit:
+            cache.clear()
+        for n, key in enumerate(keys):
+            if found[n] is None:
+                found[n] = cache[key] = compute(key)
+    return found  # type: ignore[return-value]  # no None left
+
+
 _WORDS_CACHE: dict[str, str] = {}
 _WORDS_CACHE_SIZE: Final = 100_000
 
@@ -92,16 +108,7 @@ _WORDS_CACHE_SIZE: Final = 100_000
 def normalized_words(text: str) -> list[str]:
     """``normalize_text(text).split()``, faster on long texts: each whitespace-separated token is folded once
     per process (bounded cache); notices repeat the same vocabulary."""
-    cache = _WORDS_CACHE
-    tokens = text.split()
-    folded = list(map(cache.get, tokens))
-    if None in folded:
-        if len(cache) >= _WORDS_CACHE_SIZE:
-            cache.clear()
-        for n, token in enumerate(tokens):
-            if folded[n] is None:
-                folded[n] = cache[token] = normalize_text(token)
-    return " ".join(folded).split()  # type: ignore[arg-type]  # no None left
+    return " ".join(cached_map(_WORDS_CACHE, text.split(), normalize_text, limit=_WORDS_CACHE_SIZE)).split()
 
 
 def normalize_keyword(text: str) -> str:
