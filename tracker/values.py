@@ -18,9 +18,14 @@ _ISO_DATE_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})$")
 _ISO_TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
 
 
+def wall_time(day: date, hour: int, minute: int, *, zone: ZoneInfo = PARIS) -> datetime:
+    """A local wall time in ``zone``, with the offset in force that day."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+
+
 def paris_wall_time(day: date, hour: int, minute: int) -> datetime:
     """A local wall time in France, with the offset in force that day."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS)
+    return wall_time(day, hour, minute, zone=PARIS)
 
 
 def fixed_offset(dt: datetime) -> datetime:
@@ -55,6 +60,27 @@ def parse_iso(value: str, *, naive_zone: ZoneInfo | None = PARIS) -> date | date
         if naive_zone is None:
             return dt.replace(tzinfo=UTC)
         dt = dt.replace(tzinfo=naive_zone)
+    return fixed_offset(dt.replace(microsecond=0))
+
+
+def parse_boamp_moment(value: str, *, zone: ZoneInfo = PARIS) -> date | datetime | None:
+    """A BOAMP date or date-time: the buyer's wall time, whatever offset label it carries.
+
+    BOAMP's legacy values say ``+01:00`` in every month, and 3.2.5 values are naive: both are the clock
+    time of the buyer, so they get the offset of ``zone`` on that day. Any other explicit offset is kept
+    as stated. A date without a time stays a date.
+    """
+    text = value.strip()
+    m = _ISO_DATE_OFFSET.match(text)
+    if _ISO_DATE.match(text) or m:
+        return parse_iso(text)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    offset = dt.utcoffset()
+    if offset is None or offset == timedelta(hours=1):
+        return fixed_offset(wall_time(dt.date(), dt.hour, dt.minute, zone=zone))
     return fixed_offset(dt.replace(microsecond=0))
 
 

@@ -23,9 +23,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from tracker.exceptions import ParseError
-from tracker.notice import DATE_FIELDS, Amendment, NoticeSnapshot
-from tracker.parse import frtext
+from tracker.notice import NoticeSnapshot
+from tracker.parse import statements
 from tracker.parse.eforms import snapshot_from_eforms
+from tracker.parse.tree import as_list, choice, dig, text_of
 from tracker.values import parse_amount, parse_iso
 
 SOURCE = "boamp"
@@ -35,37 +36,8 @@ NOTICE_URL = "https://www.boamp.fr/pages/avis/?q=idweb:{}"
 IDWEB_RE = re.compile(r"^(?:\d{2}-\d{1,8}|[A-Z]{3}\d{8,13}[A-Z]?)$")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-_URL_RE = re.compile(r"https?://[^\s<>\"')]+")
-
 
 # ------------------------------------------------------------------ small helpers
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None or value == "":
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def dig(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def text_of(value: Any) -> str | None:
-    """The text of an element: a string, or ``#text`` of an element with attributes."""
-    if isinstance(value, dict):
-        value = value.get("#text")
-    if isinstance(value, list):
-        parts = [t for t in (text_of(v) for v in value) if t]
-        return " ".join(parts) or None
-    if value is None:
-        return None
-    s = " ".join(str(value).split())
-    return s or None
 
 
 def clean_name(value: Any) -> str | None:
@@ -76,16 +48,6 @@ def clean_name(value: Any) -> str | None:
     for _ in range(2):
         s = html.unescape(s)
     return s
-
-
-def choice(value: Any) -> str | None:
-    """The key chosen in an XML choice element: ``{"APPEL_OFFRE": {"STANDARD": ""}}`` -> "APPEL_OFFRE"."""
-    if isinstance(value, dict):
-        keys = [k for k in value if not k.startswith("@")]
-        return keys[0] if keys else None
-    if isinstance(value, str) and value:
-        return value
-    return None
 
 
 def _json_field(value: Any, *, what: str) -> Any:
@@ -274,112 +236,6 @@ def _v230_nuts(dn: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(c for c in codes if c))
 
 
-# ------------------------------------------------------------------ rectificatifs (v230 RECTIF)
-
-
-def _modification_amendments(mod: dict[str, Any]) -> list[Amendment]:
-    rub = text_of(mod.get("RUB_INIT"))
-    mention = text_of(mod.get("APRES_MENTION"))
-    lot = text_of(mod.get("LOT"))
-    if mention and rub and mention.startswith(rub.rstrip(").")):
-        section: str | None = mention
-    elif mention and rub:
-        section = f"{rub} {mention}"
-    else:
-        section = mention or rub
-    field = frtext.field_for_label(mention) or frtext.field_for_label(rub)
-    date_block = mod.get("DATE")
-    if isinstance(date_block, dict):
-        old_text, new_text = text_of(date_block.get("INIT")), text_of(date_block.get("LIRE"))
-    elif isinstance(mod.get("TEXTE"), dict):
-        old_text, new_text = text_of(dig(mod, "TEXTE", "INIT")), text_of(dig(mod, "TEXTE", "LIRE"))
-    else:
-        old_text, new_text = text_of(mod.get("TXT_INIT")), text_of(mod.get("LIRE"))
-    evidence = f"{section or ''} : {old_text or ''} → {new_text or ''}".strip(" :")
-    typed = _typed_statement(field, old_text, new_text, lot=lot, section=section, evidence=evidence)
-    if typed:
-        return [typed]
-    if not old_text and not new_text:
-        return []
-    return [Amendment(field="text", old=old_text, new=new_text, lot=lot, section=section, evidence=evidence)]
-
-
-def _typed_statement(
-    field: str | None,
-    old_text: str | None,
-    new_text: str | None,
-    *,
-    lot: str | None,
-    section: str | None,
-    evidence: str,
-) -> Amendment | None:
-    if field is None or not new_text:
-        return None
-    if field in DATE_FIELDS:
-        new = frtext.parse_moment(new_text)
-        if new is None:
-            return None
-        old = frtext.parse_moment(old_text) if old_text else None
-        return Amendment(field=field, old=old, new=new, lot=lot, section=section, evidence=evidence)
-    if field in ("documents_url", "submission_url"):
-        new_url = _URL_RE.search(new_text)
-        old_url = _URL_RE.search(old_text or "")
-        if new_url and (not old_url or old_url.group(0) != new_url.group(0)):
-            return Amendment(
-                field=field,
-                old=old_url.group(0) if old_url else None,
-                new=new_url.group(0),
-                lot=lot,
-                section=section,
-                evidence=evidence,
-            )
-    if field in ("estimated_value", "max_value"):
-        new_amount = parse_amount(re.sub(r"[^\d,.]", "", new_text))
-        if new_amount is not None:
-            old_amount = parse_amount(re.sub(r"[^\d,.]", "", old_text or "")) if old_text else None
-            return Amendment(field=field, old=old_amount, new=new_amount, lot=lot, section=section, evidence=evidence)
-    return None
-
-
-def free_text_amendments(text: str | None, *, section: str, lot: str | None = None) -> list[Amendment]:
-    """Typed amendments found in a free text, and the rest of the text kept as a text change."""
-    if not text:
-        return []
-    typed = frtext.interpret(text, lot=lot, section=section)
-    rest = text
-    for amendment in typed:
-        rest = rest.replace(amendment.evidence, " ") if amendment.evidence else rest
-    rest = " ".join(rest.split())
-    out = list(typed)
-    if not typed or len(re.sub(r"\W", "", rest)) > 20:
-        out.append(
-            Amendment(field="text", old=None, new=rest if typed else text, lot=lot, section=section, evidence=text)
-        )
-    return out
-
-
-def rectif_amendments(dn: dict[str, Any]) -> list[Amendment]:
-    rectif = dn.get("RECTIF")
-    if not isinstance(rectif, dict):
-        return []
-    out: list[Amendment] = []
-    for mod in as_list(rectif.get("MODIFICATION")):
-        if isinstance(mod, dict):
-            out += _modification_amendments(mod)
-    for key in ("INFO_COMPLEMENTAIRE", "AJOUT", "SUPPRESSION"):
-        out += free_text_amendments(text_of(rectif.get(key)), section=_SECTION_LABELS.get(key, key))
-    return out
-
-
-_SECTION_LABELS = {
-    "INFO_COMPLEMENTAIRE": "Informations complémentaires",
-    "AJOUT": "Ajout",
-    "SUPPRESSION": "Suppression",
-    "ajouter": "Informations rectificatives (ajout)",
-    "supprimer": "Informations rectificatives (suppression)",
-}
-
-
 # ------------------------------------------------------------------ 3.2.5 FNSimple / MAPA / DSP
 
 
@@ -421,22 +277,6 @@ def _fns_lots(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return lots
 
 
-def _rectif_325_amendments(body: dict[str, Any]) -> list[Amendment]:
-    out: list[Amendment] = []
-    infos = body.get("infosRectif")
-    for key, value in infos.items() if isinstance(infos, dict) else []:
-        for text in as_list(value):
-            out += free_text_amendments(text_of(text), section=_SECTION_LABELS.get(key) or str(key))
-    for key, value in body.items():
-        if key.lower().startswith("lire") and key != "infosRectif":
-            new = text_of(value)
-            moment = frtext.parse_moment(new) if new else None
-            field = frtext.field_for_label(key[4:]) or "tender_deadline"
-            if moment is not None and field in DATE_FIELDS:
-                out.append(Amendment(field=field, new=moment, section=key, evidence=f"{key} : {new}"))
-    return out
-
-
 def _snapshot_325(kind_body: str, body: dict[str, Any], org: dict[str, Any], snap: NoticeSnapshot) -> None:
     snap.buyer = snap.buyer or clean_name(org.get("nomOfficiel")) or clean_name(org.get("acheteurPublic"))
     nature = body.get("natureMarche") or body.get("description") or {}
@@ -447,7 +287,7 @@ def _snapshot_325(kind_body: str, body: dict[str, Any], org: dict[str, Any], sna
         snap.cpv = [cpv, *[c for c in snap.cpv if c != cpv]]
     if kind_body == "rectificatif":
         snap.restatement = False
-        snap.amendments = _rectif_325_amendments(body)
+        snap.amendments = statements.rectif_325_amendments(body)
     elif kind_body == "initial":
         snap.fields.update(_fns_fields(body))
         snap.lots = _fns_lots(body)
@@ -569,7 +409,7 @@ def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
         snap.extra["buyer_ref"] = ref
     if snap.kind == "rectificatif" or isinstance(donnees.get("RECTIF"), dict):
         snap.restatement = False
-        snap.amendments = rectif_amendments(donnees)
+        snap.amendments = statements.rectif_amendments(donnees)
         if snap.kind == "initial":
             snap.kind = "rectificatif"
         return

@@ -34,9 +34,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from tracker.notice import DATE_FIELDS, Amendment
-from tracker.values import fixed_offset, paris_wall_time, parse_iso
+from tracker.values import PARIS, fixed_offset, parse_iso, wall_time
 
 __all__ = ["Moment", "field_for_label", "find_moments", "interpret", "parse_moment"]
 
@@ -127,23 +128,26 @@ _TIME_AFTER: Final = re.compile(
 _YEARS: Final = range(1900, 2200)
 
 
-def find_moments(text: str) -> list[Moment]:
-    """Every date (with its time when one follows) in the text, in order."""
-    return _moments(_fold(text))
+def find_moments(text: str, *, zone: ZoneInfo = PARIS) -> list[Moment]:
+    """Every date (with its time when one follows) in the text, in order.
+
+    A wall time ("à 14 H 00") is a time in ``zone``: the buyer's (Europe/Paris in metropolitan France).
+    """
+    return _moments(_fold(text), zone)
 
 
-def parse_moment(text: str) -> date | datetime | None:
+def parse_moment(text: str, *, zone: ZoneInfo = PARIS) -> date | datetime | None:
     """The single moment a short text states, or None. If several moments, the first."""
-    moments = find_moments(text)
+    moments = find_moments(text, zone=zone)
     return moments[0].value if moments else None
 
 
-def _moments(folded: str) -> list[Moment]:
-    found = (_moment(folded, match) for match in _DATE.finditer(folded))
+def _moments(folded: str, zone: ZoneInfo = PARIS) -> list[Moment]:
+    found = (_moment(folded, match, zone) for match in _DATE.finditer(folded))
     return [moment for moment in found if moment is not None]
 
 
-def _moment(folded: str, match: re.Match[str]) -> Moment | None:
+def _moment(folded: str, match: re.Match[str], zone: ZoneInfo = PARIS) -> Moment | None:
     if match["iso"]:
         value = parse_iso(match["iso"].upper())
         return None if value is None else Moment(value, match.start(), match.end())
@@ -154,7 +158,7 @@ def _moment(folded: str, match: re.Match[str]) -> Moment | None:
     clock = _clock(after) if after else None
     if after is None or clock is None:
         return Moment(day, match.start(), match.end())
-    return Moment(fixed_offset(paris_wall_time(day, *clock)), match.start(), after.end())
+    return Moment(fixed_offset(wall_time(day, *clock, zone=zone)), match.start(), after.end())
 
 
 def _day(match: re.Match[str]) -> date | None:
@@ -323,7 +327,12 @@ _MAX_LEAD: Final = 80
 
 
 def interpret(
-    text: str, *, field_hint: str | None = None, lot: str | None = None, section: str | None = None
+    text: str,
+    *,
+    field_hint: str | None = None,
+    lot: str | None = None,
+    section: str | None = None,
+    zone: ZoneInfo = PARIS,
 ) -> list[Amendment]:
     """Typed amendments stated by a free text (one per sentence that moves a date).
 
@@ -333,7 +342,7 @@ def interpret(
     folded = _fold(text)
     hint = field_hint if field_hint in DATE_FIELDS else None
     found: list[Amendment] = []
-    for start, end, moments in _units(folded, _moments(folded)):
+    for start, end, moments in _units(folded, _moments(folded, zone)):
         pair = _old_new(folded, (start, end), moments)
         field = _field(folded, (start, end), moments[-1].end, hint) if pair else None
         if pair is None or field is None:
