@@ -37,7 +37,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from tracker.notice import DATE_FIELDS, Amendment
-from tracker.values import PARIS, fixed_offset, parse_iso, wall_time
+from tracker.values import PARIS, fixed_offset, parse_boamp_moment, wall_time
 
 __all__ = ["Moment", "field_for_label", "find_moments", "interpret", "parse_moment"]
 
@@ -149,7 +149,7 @@ def _moments(folded: str, zone: ZoneInfo = PARIS) -> list[Moment]:
 
 def _moment(folded: str, match: re.Match[str], zone: ZoneInfo = PARIS) -> Moment | None:
     if match["iso"]:
-        value = parse_iso(match["iso"].upper())
+        value = parse_boamp_moment(match["iso"].upper(), zone=zone)
         return None if value is None else Moment(value, match.start(), match.end())
     day = _day(match)
     if day is None:
