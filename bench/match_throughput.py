@@ -45,8 +45,10 @@ from tracker.events import ProcedureInfo, VersionEvent  # noqa: E402
 from tracker.match import Match, Matcher, naive_match, settle_long_lived  # noqa: E402
 from tracker.notice import NoticeSnapshot  # noqa: E402
 from tracker.outbox import procedure_info  # noqa: E402
-from tracker.reader import documents_from_file, parse_item  # noqa: E402
-from tracker.subscribers import _WORDS_CACHE, Subscriber  # noqa: E402
+from tracker.parse import parse_item  # noqa: E402
+from tracker.reader import documents_from_file  # noqa: E402
+from tracker.subscribers import Subscriber  # noqa: E402
+from tracker.vocabulary import _WORDS_CACHE  # noqa: E402
 
 SHARED = Path(os.environ.get("TRACKER_SHARED_DIR") or ROOT.parent / "shared")
 CORPUS = SHARED / "corpus" / "boamp_ods_api"

@@ -8,7 +8,8 @@ import pytest
 
 from tracker.events import ProcedureInfo, VersionEvent
 from tracker.match import Facets, Match, Matcher, classify, is_critical, is_critical_change, naive_match
-from tracker.subscribers import CHANGE_NAMES, Subscriber
+from tracker.subscribers import Subscriber
+from tracker.vocabulary import CHANGE_NAMES
 
 PROCEDURE = ProcedureInfo(
     id="20-157376",

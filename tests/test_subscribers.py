@@ -321,7 +321,7 @@ def test_delivery_rejects_unknown_time_zone():
 def test_fast_text_folding_agrees_with_unicode_decomposition():
     import random
 
-    from tracker.subscribers import _normalize_slowly, normalize_text
+    from tracker.vocabulary import _normalize_slowly, normalize_text
 
     rng = random.Random(5)  # noqa: S311 - reproducible test data
     ranges = [(32, 126), (0x80, 0x24F), (0x80, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0xFB00, 0xFB06)]
@@ -334,7 +334,7 @@ def test_fast_text_folding_agrees_with_unicode_decomposition():
 def test_word_by_word_folding_agrees_with_whole_text_folding():
     import random
 
-    from tracker.subscribers import normalize_text, normalized_words
+    from tracker.vocabulary import normalize_text, normalized_words
 
     rng = random.Random(6)  # noqa: S311 - reproducible test data
     ranges = [(32, 126), (0x80, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0x2000, 0x200B), (9, 13)]

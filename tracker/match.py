@@ -16,7 +16,7 @@ A version of kind ``initial`` without changes is the change ``new_notice`` (kept
 with arrays; both share the change filter (:func:`_outcome`), and tests (and ``bench/match_throughput.py``
 on the corpus) check they agree.
 
-Change names (see ``tracker.subscribers.ChangeName``), from :func:`classify`:
+Change names (see ``tracker.vocabulary.ChangeName``), from :func:`classify`:
 
 =================  ===============================================================
 deadline_moved     tender_deadline / request_deadline changed, old and new present
@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 
-from tracker.subscribers import cached_map, normalize_department, normalize_text, normalized_words
 from tracker.values import delta, delta_days, from_json
+from tracker.vocabulary import cached_map, normalize_department, normalize_text, normalized_words
 
 if TYPE_CHECKING:
     from tracker.events import ProcedureInfo, VersionEvent

@@ -19,116 +19,29 @@ A subscriber is a name, apprise URLs (the channels) and match rules::
 Profile values are stored in their canonical form so matching compares like with like: CPV prefixes as
 digits without the check digit and without trailing hierarchy zeros (``45000000-7`` → ``45``), departments
 upper-case and zero-padded (``1`` → ``01``, ``2a`` → ``2A``), NUTS upper-case, sources lower-case, families
-upper-case, buyer substrings and keywords through :func:`normalize_text` (lower case, accents stripped).
+upper-case, buyer substrings and keywords through :func:`~tracker.vocabulary.normalize_text` (lower case,
+accents stripped): :mod:`tracker.vocabulary` holds the forms, which :mod:`tracker.match` shares.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, TypeVar, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from tracker.exceptions import ConfigError
+from tracker.vocabulary import ChangeName, normalize_cpv, normalize_department, normalize_keyword, normalize_text
 from tracker.yamlconf import load_yaml, validate
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-ChangeName = Literal[
-    "deadline_moved",
-    "deadline_earlier",
-    "date_shift",
-    "value_changed",
-    "lot_added",
-    "lot_removed",
-    "cancelled",
-    "awarded",
-    "documents_changed",
-    "text",
-    "new_notice",
-    "any",
-    "profile_entered",
-    "profile_left",
-]
-CHANGE_NAMES: Final[tuple[str, ...]] = get_args(ChangeName)
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: Final[tuple[str, ...]] = get_args(Weekday)
 
-# ---------------------------------------------------------------- normalisation
-
-_LIGATURES: Final = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
-_NON_WORD: Final = re.compile(r"[^0-9a-z]+")
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
-    return _NON_WORD.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c)).casefold())
-
-
-def _normalize_slowly(text: str) -> str:
-    return _fold(text).strip()
-
-
-# Latin letters with accents, folded one by one ahead of time: the common case needs no Unicode decomposition
-_FOLD: Final = str.maketrans({chr(cp): _fold(chr(cp)) for cp in range(0x80, 0x250)})
-
-
-def normalize_text(text: str) -> str:
-    """Lower case, accents and punctuation removed, single spaces: ``"Énergie-Bâtiment"`` → ``"energie batiment"``."""
-    folded = text.translate(_FOLD)
-    if not folded.isascii():  # other scripts, combining marks: the general path
-        return _normalize_slowly(text)
-    return _NON_WORD.sub(" ", folded.lower()).strip()
-
-
-def cached_map(cache: dict[K, V], keys: Sequence[K], compute: Callable[[K], V], *, limit: int) -> list[V]:
-    """``[compute(k) for k in keys]``, each value computed once while it stays in ``cache``; the cache is
-    emptied when it holds ``limit`` entries. The lookups of the common case, every key known, run in C."""
-    found = list(map(cache.get, keys))
-    if None in found:
-        if len(cache) >= limit:
-            cache.clear()
-        for n, key in enumerate(keys):
-            if found[n] is None:
-                found[n] = cache[key] = compute(key)
-    return found  # type: ignore[return-value]  # no None left
-
-
-_WORDS_CACHE: dict[str, str] = {}
-_WORDS_CACHE_SIZE: Final = 100_000
-
-
-def normalized_words(text: str) -> list[str]:
-    """``normalize_text(text).split()``, faster on long texts: each whitespace-separated token is folded once
-    per process (bounded cache); notices repeat the same vocabulary."""
-    return " ".join(cached_map(_WORDS_CACHE, text.split(), normalize_text, limit=_WORDS_CACHE_SIZE)).split()
-
-
-def normalize_keyword(text: str) -> str:
-    """Like :func:`normalize_text`, keeping one trailing ``*`` (prefix match on the last word)."""
-    stripped = text.strip()
-    star = stripped.endswith("*")
-    words = normalize_text(stripped.rstrip("*"))
-    return f"{words}*" if star and words else words
-
-
-def normalize_cpv(code: str) -> str:
-    """CPV code or prefix → its significant digits: ``45233140-2`` → ``4523314``, ``45000000`` → ``45``."""
-    digits = code.split("-", 1)[0].strip()
-    if not digits.isdigit():
-        raise ValueError(f"a CPV code is made of digits, got {code!r}")
-    return digits.rstrip("0").ljust(2, "0")[:8] if len(digits) >= 2 else digits
-
-
-def normalize_department(code: str) -> str:
-    return code.strip().upper().zfill(2)
+# ---------------------------------------------------------------- validation
 
 
 def _as_str(value: Any) -> Any:
@@ -299,7 +212,7 @@ class Subscriber(_Model):
 
     def masked_urls(self) -> list[str]:
         """The URLs with passwords and tokens hidden, for logs and CLI output."""
-        from tracker.notify.dispatch import mask_url  # here, not at the top: keeps apprise out of match.py
+        from tracker.notify.dispatch import mask_url  # here: importing the configuration loads no apprise
 
         return [mask_url(url) for url in self.urls]
 
@@ -352,7 +265,7 @@ def load_file(path: Path, *, env: Mapping[str, str] | None = None) -> list[tuple
 
 
 def _check_urls(subscriber: Subscriber, *, where: str) -> None:
-    from tracker.notify.dispatch import check_url  # here, not at the top: keeps apprise out of match.py
+    from tracker.notify.dispatch import check_url  # here: importing the configuration loads no apprise
 
     for position, url in enumerate(subscriber.urls):
         problem = check_url(url)

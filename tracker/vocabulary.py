@@ -1,0 +1,109 @@
+"""The words subscribers and matching share: canonical forms of texts and codes, and the change names.
+
+Subscriber profiles (:mod:`tracker.subscribers`) are stored in these forms and procedures' facets
+(:mod:`tracker.match`) are read into them, so matching compares like with like. This module imports
+nothing from the project: both sides, and the notification stages above them, can use it without an
+import cycle (``tests/test_architecture.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Final, Literal, TypeVar, get_args
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: what a subscriber can ask for in ``changes:``; :func:`tracker.match.classify` names a version's changes
+ChangeName = Literal[
+    "deadline_moved",
+    "deadline_earlier",
+    "date_shift",
+    "value_changed",
+    "lot_added",
+    "lot_removed",
+    "cancelled",
+    "awarded",
+    "documents_changed",
+    "text",
+    "new_notice",
+    "any",
+    "profile_entered",
+    "profile_left",
+]
+CHANGE_NAMES: Final[tuple[str, ...]] = get_args(ChangeName)
+
+# ---------------------------------------------------------------- texts
+
+_LIGATURES: Final = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
+_NON_WORD: Final = re.compile(r"[^0-9a-z]+")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    return _NON_WORD.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c)).casefold())
+
+
+def _normalize_slowly(text: str) -> str:
+    return _fold(text).strip()
+
+
+# Latin letters with accents, folded one by one ahead of time: the common case needs no Unicode decomposition
+_FOLD: Final = str.maketrans({chr(cp): _fold(chr(cp)) for cp in range(0x80, 0x250)})
+
+
+def normalize_text(text: str) -> str:
+    """Lower case, accents and punctuation removed, single spaces: ``"Énergie-Bâtiment"`` → ``"energie batiment"``."""
+    folded = text.translate(_FOLD)
+    if not folded.isascii():  # other scripts, combining marks: the general path
+        return _normalize_slowly(text)
+    return _NON_WORD.sub(" ", folded.lower()).strip()
+
+
+def cached_map(cache: dict[K, V], keys: Sequence[K], compute: Callable[[K], V], *, limit: int) -> list[V]:
+    """``[compute(k) for k in keys]``, each value computed once while it stays in ``cache``; the cache is
+    emptied when it holds ``limit`` entries. The lookups of the common case, every key known, run in C."""
+    found = list(map(cache.get, keys))
+    if None in found:
+        if len(cache) >= limit:
+            cache.clear()
+        for n, key in enumerate(keys):
+            if found[n] is None:
+                found[n] = cache[key] = compute(key)
+    return found  # type: ignore[return-value]  # no None left
+
+
+_WORDS_CACHE: dict[str, str] = {}
+_WORDS_CACHE_SIZE: Final = 100_000
+
+
+def normalized_words(text: str) -> list[str]:
+    """``normalize_text(text).split()``, faster on long texts: each whitespace-separated token is folded once
+    per process (bounded cache); notices repeat the same vocabulary."""
+    return " ".join(cached_map(_WORDS_CACHE, text.split(), normalize_text, limit=_WORDS_CACHE_SIZE)).split()
+
+
+def normalize_keyword(text: str) -> str:
+    """Like :func:`normalize_text`, keeping one trailing ``*`` (prefix match on the last word)."""
+    stripped = text.strip()
+    star = stripped.endswith("*")
+    words = normalize_text(stripped.rstrip("*"))
+    return f"{words}*" if star and words else words
+
+
+# ---------------------------------------------------------------- codes
+
+
+def normalize_cpv(code: str) -> str:
+    """CPV code or prefix → its significant digits: ``45233140-2`` → ``4523314``, ``45000000`` → ``45``."""
+    digits = code.split("-", 1)[0].strip()
+    if not digits.isdigit():
+        raise ValueError(f"a CPV code is made of digits, got {code!r}")
+    return digits.rstrip("0").ljust(2, "0")[:8] if len(digits) >= 2 else digits
+
+
+def normalize_department(code: str) -> str:
+    """``1`` → ``01``, ``2a`` → ``2A``."""
+    return code.strip().upper().zfill(2)
