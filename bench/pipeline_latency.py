@@ -63,10 +63,12 @@ from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
 
 from tracker import pipeline, store  # noqa: E402
 from tracker.db import make_engine, session_scope, upgrade  # noqa: E402
-from tracker.models import Document, Notice, Quarantine, Version  # noqa: E402
+from tracker.documents import Document  # noqa: E402
+from tracker.models import Document as DocumentRow  # noqa: E402
+from tracker.models import Notice, Quarantine, Version  # noqa: E402
 from tracker.pipeline import ingest_documents, process_document, process_documents  # noqa: E402
 from tracker.reader import documents_from_file  # noqa: E402
-from tracker.store import RawDocument, save_documents  # noqa: E402
+from tracker.store import save_documents  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -106,17 +108,17 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Publication:
-    doc: RawDocument
+    doc: Document
     idweb: str
     kind: str  # "initial" or "follow-up" (rectificatif / award / linked notice whose original is stored)
 
 
 @dataclass
 class Corpus:
-    preload: list[RawDocument]
+    preload: list[Document]
     idle: list[Publication]
-    batch: list[RawDocument]
-    warmup: list[RawDocument]  # a few initial notices of their own generation: warm-up and worker probes
+    batch: list[Document]
+    warmup: list[Document]  # a few initial notices of their own generation: warm-up and worker probes
 
 
 def build_corpus(preload: int, count: int, batch: int, tmp: Path) -> Corpus:
@@ -130,7 +132,7 @@ def build_corpus(preload: int, count: int, batch: int, tmp: Path) -> Corpus:
     total_gens = pre_gens + idle_gens + batch_gens + 1
     data = tmp / "records.jsonl"
     bench.replicate(base, total_gens, data)
-    docs = [d for d in documents_from_file(data) if isinstance(d, RawDocument)]
+    docs = [d for d in documents_from_file(data) if isinstance(d, Document)]
     gens = [docs[g * n : (g + 1) * n] for g in range(total_gens)]
 
     # the base records that follow an original of the corpus (chains are replicated with their records)
@@ -258,7 +260,7 @@ def count_outcomes(engine: Engine, ids: list[int]) -> tuple[int, int, int, int]:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             processed += session.scalar(
-                select(func.count()).where(Document.id.in_(chunk), Document.processed_at.is_not(None))  # type: ignore[union-attr,attr-defined]
+                select(func.count()).where(DocumentRow.id.in_(chunk), DocumentRow.processed_at.is_not(None))  # type: ignore[union-attr,attr-defined]
             )
             rows = session.execute(
                 select(Notice.document_id, func.count(Version.id))
@@ -272,7 +274,7 @@ def count_outcomes(engine: Engine, ids: list[int]) -> tuple[int, int, int, int]:
     return processed, with_versions, versions, quarantined
 
 
-def preload(engine: Engine, docs: list[RawDocument]) -> None:
+def preload(engine: Engine, docs: list[Document]) -> None:
     if docs:
         start = time.perf_counter()
         stats = ingest_documents(engine, docs, batch_size=1000)
@@ -283,7 +285,7 @@ def preload(engine: Engine, docs: list[RawDocument]) -> None:
         )
 
 
-def save_one(engine: Engine, docs: list[RawDocument]) -> list[int]:
+def save_one(engine: Engine, docs: list[Document]) -> list[int]:
     with session_scope(engine) as session:
         return save_documents(session, docs, now=now())
 
@@ -331,7 +333,7 @@ def embedded_idle(engine: Engine, sample: list[Publication]) -> IdleResult:
     return IdleResult(latencies, [p.kind for p in sample], with_versions, note)
 
 
-def embedded_batch(engine: Engine, docs: list[RawDocument]) -> BatchResult:
+def embedded_batch(engine: Engine, docs: list[Document]) -> BatchResult:
     pages = [docs[i : i + PAGE] for i in range(0, len(docs), PAGE)]
     ids: list[int] = []
     doc_latencies: list[float] = []
@@ -485,7 +487,7 @@ class WorkerBench:
 
     def processed(self, document_id: int) -> bool:
         """Whether the document's processing is committed (versions are committed in the same transaction)."""
-        stmt = select(Document.processed_at.is_not(None)).where(Document.id == document_id)  # type: ignore[union-attr,arg-type]
+        stmt = select(DocumentRow.processed_at.is_not(None)).where(DocumentRow.id == document_id)  # type: ignore[union-attr,arg-type]
         done = bool(self.conn.execute(stmt).scalar())
         self.conn.rollback()  # end the read transaction: the next poll sees new commits
         return done
@@ -511,7 +513,7 @@ class WorkerBench:
                 raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; {self.diagnosis()}")
             time.sleep(interval)
 
-    def wait_ready(self, probe: list[RawDocument]) -> float:
+    def wait_ready(self, probe: list[Document]) -> float:
         """Process a few real documents through the worker (also warms it up); return seconds to ready."""
         start = time.perf_counter()
         for doc in probe:
@@ -547,9 +549,9 @@ class WorkerBench:
             note += f"; {quarantined} quarantined"
         return IdleResult(latencies, [p.kind for p in sample], with_versions, note)
 
-    def batch(self, docs: list[RawDocument]) -> BatchResult:
+    def batch(self, docs: list[Document]) -> BatchResult:
         with session_scope(self.engine) as session:
-            floor = session.scalar(select(func.max(Document.id))) or 0
+            floor = session.scalar(select(func.max(DocumentRow.id))) or 0
         pages = [docs[i : i + PAGE] for i in range(0, len(docs), PAGE)]
         fetched_at: dict[int, float] = {}
         done_at: dict[int, float] = {}
@@ -560,7 +562,7 @@ class WorkerBench:
                 while True:
                     finished = stop.is_set()
                     rows = conn.execute(
-                        select(Document.id).where(Document.id > floor, Document.processed_at.is_not(None))  # type: ignore[union-attr,operator]
+                        select(DocumentRow.id).where(DocumentRow.id > floor, DocumentRow.processed_at.is_not(None))  # type: ignore[union-attr,operator]
                     ).scalars()
                     conn.rollback()
                     seen = time.perf_counter()

@@ -11,10 +11,11 @@ import pytest
 
 from tests import corpus_path
 from tracker.db import session_scope
+from tracker.documents import Document
 from tracker.history import find_procedure, history
+from tracker.parse import parse_document
+from tracker.parse.base import XML
 from tracker.pipeline import ingest_documents
-from tracker.reader import XML, parse_document
-from tracker.store import RawDocument
 
 pytestmark = pytest.mark.corpus
 
@@ -36,7 +37,7 @@ def dila(idweb: str, nature: str, statut: str, sdk_file: str, published: str, pr
 
 def test_dila_eforms_notice_is_read_through_the_rebased_namespaces():
     (snap,) = parse_document(
-        RawDocument("boamp", "x.xml", dila("26-1", "APPEL_OFFRE", "INITIAL", "cn_24_open.xml", "2020-02-28"), XML)
+        Document("boamp", "x.xml", dila("26-1", "APPEL_OFFRE", "INITIAL", "cn_24_open.xml", "2020-02-28"), XML)
     )
     assert (snap.notice_id, snap.kind) == ("26-1", "initial")
     assert ("idweb", "26-1") in snap.identifiers
@@ -48,15 +49,13 @@ def test_dila_eforms_notice_is_read_through_the_rebased_namespaces():
 
 def test_modification_restates_and_is_diffed_against_its_original(engine):
     docs = [
-        RawDocument(
+        Document(
             "boamp",
             "modif.xml",
             dila("26-2", "MODIFICATION", "INITIAL", "change-cn_24_open_dates.xml", "2020-04-17"),
             XML,
         ),
-        RawDocument(
-            "boamp", "initial.xml", dila("26-1", "APPEL_OFFRE", "INITIAL", "cn_24_open.xml", "2020-02-28"), XML
-        ),
+        Document("boamp", "initial.xml", dila("26-1", "APPEL_OFFRE", "INITIAL", "cn_24_open.xml", "2020-02-28"), XML),
     ]
     ingest_documents(engine, docs, batch_size=1)  # the change first: it waits for its original
     with session_scope(engine) as session:

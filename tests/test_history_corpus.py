@@ -13,11 +13,12 @@ from sqlalchemy import Engine, func, select
 
 from tests import corpus_path
 from tracker.db import session_scope
+from tracker.documents import Document
 from tracker.history import find_procedure, history
-from tracker.models import Document, Notice, Quarantine, Version
+from tracker.models import Document as DocumentRow
+from tracker.models import Notice, Quarantine, Version
 from tracker.pipeline import ingest_documents
 from tracker.reader import ODS_RECORD, documents_from_file, record_bytes
-from tracker.store import RawDocument
 
 pytestmark = pytest.mark.corpus
 
@@ -140,9 +141,9 @@ def test_every_chain_links_all_its_records(sqlite_engine):
         assert len(get_history(sqlite_engine, records[0]["idweb"])["versions"]) == len(records)
 
 
-def _record_docs(path: Path) -> list[RawDocument]:
+def _record_docs(path: Path) -> list[Document]:
     return [
-        RawDocument("boamp", f"{path}#{r['idweb']}", record_bytes(r), ODS_RECORD)
+        Document("boamp", f"{path}#{r['idweb']}", record_bytes(r), ODS_RECORD)
         for r in json.loads(path.read_text())["results"]
     ]
 
@@ -202,7 +203,7 @@ def test_identical_republication_is_not_a_new_version(engine):
         url_avis=None,
     )
     republished["gestion"] = original["gestion"].replace("20-157376", "20-199999")
-    stats = ingest_documents(engine, [RawDocument("boamp", "republished", record_bytes(republished), ODS_RECORD)])
+    stats = ingest_documents(engine, [Document("boamp", "republished", record_bytes(republished), ODS_RECORD)])
     assert stats.stored == 1 and stats.versions_created == 0
     assert len(get_history(engine, "20-157376")["versions"]) == 3
 
@@ -213,7 +214,7 @@ def test_gigalis_and_2006_files_ingest_without_crash(engine):
     stats = ingest(engine, gigalis, legacy)
     assert stats.documents == 520
     with session_scope(engine) as session:
-        stored = session.scalar(select(func.count()).select_from(Document))
+        stored = session.scalar(select(func.count()).select_from(DocumentRow))
         quarantined = session.scalar(select(func.count()).select_from(Quarantine))
         reasons = session.execute(select(Quarantine.reason)).scalars().all()
         assert stored + quarantined == 520

@@ -7,11 +7,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from tracker.documents import Document
 from tracker.exceptions import ParseError
-from tracker.parse import boamp
+from tracker.parse import boamp, parse_item
 from tracker.parse.xmltree import xml_to_dict
-from tracker.reader import parse_item
-from tracker.store import RawDocument
 
 PLUS1 = timezone(timedelta(hours=1))
 
@@ -153,7 +152,7 @@ def test_dila_325_rectificatif_free_text():
     ],
 )
 def test_bad_records_are_quarantined_with_a_reason(content, reason):
-    item = parse_item(RawDocument("boamp", "f.json#1", content, "application/vnd.opendatasoft.record+json"))
+    item = parse_item(Document("boamp", "f.json#1", content, "application/vnd.opendatasoft.record+json"))
     assert item.error and reason in item.error
 
 

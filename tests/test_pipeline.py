@@ -18,14 +18,16 @@ from tests.httpfake import FakeResponse, FakeServer, OdsRecords
 from tests.mailserver import MailServer
 from tracker.config import load_sources
 from tracker.db import session_scope
+from tracker.documents import Document
 from tracker.history import find_procedure, history
-from tracker.models import Delivery, Document, Notice, Version
+from tracker.models import Delivery, Notice, Version
+from tracker.models import Document as DocumentRow
 from tracker.outbox import Notifier, deliver, fan_out
 from tracker.pipeline import STRANDED_AFTER, ingest_documents, process_documents, stranded, unnotified
 from tracker.reader import ODS_RECORD, documents_from_file, record_bytes
 from tracker.service import Embedded
 from tracker.sources.http import make_client
-from tracker.store import RawDocument, save_documents
+from tracker.store import save_documents
 from tracker.subscribers import load_subscribers
 
 pytestmark = pytest.mark.corpus
@@ -69,7 +71,7 @@ def service():
 def counts(engine) -> tuple[int, int, int, int]:
     with session_scope(engine) as session:
         return tuple(
-            session.scalar(select(func.count()).select_from(m)) for m in (Document, Notice, Version, Delivery)
+            session.scalar(select(func.count()).select_from(m)) for m in (DocumentRow, Notice, Version, Delivery)
         )
 
 
@@ -236,7 +238,7 @@ def test_a_failing_channel_is_retried_then_dead_lettered(sqlite_engine, tmp_path
 
 def _saved_unprocessed_chain(engine, now: datetime) -> list[int]:
     """The chain's records saved as a poller saves a page, their processing never run (a lost task)."""
-    docs = [RawDocument("boamp", f"lost#{r['idweb']}", record_bytes(r), ODS_RECORD) for r in chain_records()]
+    docs = [Document("boamp", f"lost#{r['idweb']}", record_bytes(r), ODS_RECORD) for r in chain_records()]
     with session_scope(engine) as session:
         return save_documents(session, docs, now=now)
 

@@ -28,11 +28,13 @@ from tests import ROOT, corpus_path, need
 from tests.hookserver import HookServer
 from tests.httpfake import FakeServer, OdsRecords
 from tracker.db import make_engine, session_scope, upgrade
+from tracker.documents import Document
 from tracker.history import find_procedure, history
-from tracker.models import Document, Version
+from tracker.models import Document as DocumentRow
+from tracker.models import Version
 from tracker.pipeline import ingest_documents
 from tracker.reader import ODS_RECORD, record_bytes
-from tracker.store import RawDocument, save_documents
+from tracker.store import save_documents
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.corpus]
 
@@ -195,11 +197,11 @@ def test_worker_turns_new_publications_into_versions_and_notifications(pg_engine
         client.close()
 
 
-def _documents(count: int) -> list[RawDocument]:
+def _documents(count: int) -> list[Document]:
     records = json.loads(corpus_path("boamp_ods_api", "gigalis_500_reconstructed_as_v21_results.json").read_text())[
         "results"
     ][:count]
-    return [RawDocument("boamp", f"e2e#{r['idweb']}", record_bytes(r), ODS_RECORD) for r in records]
+    return [Document("boamp", f"e2e#{r['idweb']}", record_bytes(r), ODS_RECORD) for r in records]
 
 
 def test_killed_worker_loses_and_duplicates_nothing(pg_engine, worker, worker_env, tmp_path):
@@ -223,7 +225,7 @@ def test_killed_worker_loses_and_duplicates_nothing(pg_engine, worker, worker_en
 
     def all_processed() -> bool:
         with session_scope(pg_engine) as session:
-            pending = session.scalar(select(func.count()).where(Document.processed_at.is_(None)))
+            pending = session.scalar(select(func.count()).where(DocumentRow.processed_at.is_(None)))
         return pending == 0
 
     # the message the killed worker held comes back once its visibility timeout (60 s) has passed

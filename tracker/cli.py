@@ -20,17 +20,19 @@ from sqlalchemy import Engine
 from tracker import __version__
 from tracker.config import SourcesConfig, load_sources
 from tracker.db import ensure_schema, make_engine, session_scope, upgrade
+from tracker.documents import Document
 from tracker.exceptions import TrackerError
 from tracker.history import find_procedure, history, render_text, safe
 from tracker.match import settle_long_lived
 from tracker.outbox import Notifier
+from tracker.parse.base import ParsedItem
 from tracker.pipeline import ingest_documents
 from tracker.poll import PollReport, poll_source, source_states
 from tracker.reader import documents_from_file, iter_files
 from tracker.service import Embedded
 from tracker.settings import get_settings
 from tracker.sources.http import make_client
-from tracker.store import IngestStats, ParsedItem, RawDocument, database_counts
+from tracker.store import IngestStats, database_counts
 from tracker.subscribers import Subscriber, load_subscribers
 
 err = Console(stderr=True, highlight=False)
@@ -91,7 +93,7 @@ def db_upgrade(ctx: Context) -> None:
     click.echo(f"database at the newest schema ({ctx.engine.url.render_as_string(hide_password=True)})")
 
 
-def _documents(files: list[Path], source: str, bad: list[str]) -> Iterator[RawDocument | ParsedItem]:
+def _documents(files: list[Path], source: str, bad: list[str]) -> Iterator[Document | ParsedItem]:
     for path in files:
         try:
             yield from documents_from_file(path, source=source)

@@ -13,11 +13,11 @@ from itertools import islice
 from sqlalchemy import Engine
 
 from tracker.db import session_scope
-from tracker.reader import parse_item
+from tracker.documents import Document
+from tracker.parse import parse_item
+from tracker.parse.base import ParsedItem
 from tracker.store import (
     IngestStats,
-    ParsedItem,
-    RawDocument,
     ingest_batch,
     load_document,
     mark_notified,
@@ -33,7 +33,7 @@ from tracker.store import (
 VersionHook = Callable[[list[int]], None]
 
 
-def _batches(items: Iterable[RawDocument | ParsedItem], size: int) -> Iterator[list[RawDocument | ParsedItem]]:
+def _batches(items: Iterable[Document | ParsedItem], size: int) -> Iterator[list[Document | ParsedItem]]:
     it = iter(items)
     while batch := list(islice(it, size)):
         yield batch
@@ -41,7 +41,7 @@ def _batches(items: Iterable[RawDocument | ParsedItem], size: int) -> Iterator[l
 
 def ingest_documents(
     engine: Engine,
-    documents: Iterable[RawDocument | ParsedItem],
+    documents: Iterable[Document | ParsedItem],
     *,
     batch_size: int = 1000,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),

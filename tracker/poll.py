@@ -24,7 +24,7 @@ from tracker.db import session_scope
 from tracker.exceptions import FetchError, TrackerError
 from tracker.models import SourceState
 from tracker.sources.http import CircuitBreaker
-from tracker.store import RawDocument, save_documents
+from tracker.store import save_documents
 
 if TYPE_CHECKING:
     import httpx
@@ -100,7 +100,7 @@ def poll_source(
         while max_steps is None or report.steps < max_steps:
             now = clock()
             result = source.fetch(cursor, now=now)
-            raws = [RawDocument(d.source, d.locator, d.content, d.media_type) for d in result.documents]
+            raws = list(result.documents)
             with session_scope(engine) as session:
                 ids = save_documents(session, raws, now=now)
                 _state(session, cfg).cursor = result.cursor

@@ -1,36 +1,31 @@
-"""Reading local input: files and folders become raw documents; raw documents become snapshots.
+"""Reading local input: files and folders become raw documents (parsing is ``tracker.parse``'s job).
 
-Formats are detected from the content, not trusted from the file name:
+A file is cut into documents by its content, not by its name:
 
 * OpenDataSoft v2.1 ``/records`` responses ``{"total_count", "results": [...]}``, JSON exports (a list of
   records) and JSONL exports (a record a line): one document per record;
-* DILA XML (``ANNONCE`` v230, ``jo:ann`` 3.2.5) and eForms XML (TED): one document per file;
-* the retired DILA API JSON (``{"gestion": …, "donnees": …}`` with lower-case keys).
+* the retired DILA API JSON (``{"gestion": …, "donnees": …}`` with lower-case keys): one document;
+* any other file (DILA XML, eForms XML, …): one document, accepted when a parser of the registry
+  (``tracker.parse.PARSERS``) recognises it.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from tracker.documents import Document
 from tracker.exceptions import ParseError
-from tracker.notice import NoticeSnapshot
-from tracker.parse import boamp
-from tracker.parse.eforms import snapshot_from_eforms
-from tracker.parse.feed import snapshot_from_feed_item
-from tracker.parse.xmltree import xml_to_dict
-from tracker.store import ParsedItem, RawDocument
+from tracker.parse import parser_for
+from tracker.parse.base import DILA_API, FEED_ITEM, ODS_RECORD, UNKNOWN, XML, ParsedItem
 
-ODS_RECORD = "application/vnd.opendatasoft.record+json"
-DILA_API = "application/vnd.dila.api+json"
-XML = "application/xml"
-FEED_ITEM = "application/x-feed-item+json"
+__all__ = ["DILA_API", "FEED_ITEM", "ODS_RECORD", "XML", "InputError", "documents_from_file", "iter_files"]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
-_EFORMS_ROOTS = {"ContractNotice", "ContractAwardNotice", "PriorInformationNotice"}
 
 
 def record_bytes(record: Any) -> bytes:
@@ -57,23 +52,23 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
             raise InputError(f"{path}: no such file or folder")
 
 
-def _json_documents(path: Path, data: Any, source: str) -> Iterator[RawDocument | ParsedItem]:
+def _json_documents(path: Path, data: Any, source: str) -> Iterator[Document | ParsedItem]:
     if isinstance(data, dict) and isinstance(data.get("results"), list):
         records: list[Any] = data["results"]
     elif isinstance(data, list):
         records = data
     elif isinstance(data, dict) and "gestion" in data and "donnees" in data and "idweb" not in data:
-        yield RawDocument(source, str(path), record_bytes(data), DILA_API)
+        yield Document(source, str(path), record_bytes(data), DILA_API)
         return
     elif isinstance(data, dict) and "idweb" in data:
         records = [data]
     else:
         raise InputError(f"{path}: JSON of an unknown shape (no 'results' list, no record)")
     for i, record in enumerate(records):
-        yield RawDocument(source, _record_locator(path, record, i), record_bytes(record), ODS_RECORD)
+        yield Document(source, _record_locator(path, record, i), record_bytes(record), ODS_RECORD)
 
 
-def _jsonl_documents(path: Path, source: str) -> Iterator[RawDocument | ParsedItem]:
+def _jsonl_documents(path: Path, source: str) -> Iterator[Document | ParsedItem]:
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -82,13 +77,13 @@ def _jsonl_documents(path: Path, source: str) -> Iterator[RawDocument | ParsedIt
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                doc = RawDocument(source, locator, line, ODS_RECORD)
+                doc = Document(source, locator, line, ODS_RECORD)
                 yield ParsedItem(doc, error=f"line {lineno}: invalid JSON: {exc}")
                 continue
-            yield RawDocument(source, _record_locator(path, record, lineno), record_bytes(record), ODS_RECORD)
+            yield Document(source, _record_locator(path, record, lineno), record_bytes(record), ODS_RECORD)
 
 
-def documents_from_file(path: Path, *, source: str = "boamp") -> Iterator[RawDocument | ParsedItem]:
+def documents_from_file(path: Path, *, source: str = "boamp") -> Iterator[Document | ParsedItem]:
     """Raw documents in a file; a bad record comes out as a ParsedItem carrying its error."""
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
@@ -103,74 +98,20 @@ def documents_from_file(path: Path, *, source: str = "boamp") -> Iterator[RawDoc
         except orjson.JSONDecodeError as exc:
             raise InputError(f"{path}: invalid JSON: {exc}") from exc
         yield from _json_documents(path, data, source)
-    elif head.startswith(b"<"):
-        yield RawDocument(source, str(path), path.read_bytes(), XML)
     else:
-        raise InputError(f"{path}: unrecognised format (expected JSON, JSONL or XML)")
+        yield _whole_file(path, source, XML if head.startswith(b"<") else _media_type(path))
 
 
-def _loads(content: bytes) -> Any:
+def _media_type(path: Path) -> str:
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or UNKNOWN
+
+
+def _whole_file(path: Path, source: str, media_type: str) -> Document:
+    """A file that is one document, when some parser reads it."""
+    doc = Document(source, str(path), path.read_bytes(), media_type)
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(f"invalid JSON: {exc}") from exc
-
-
-def _json_snapshots(data: Any) -> list[NoticeSnapshot]:
-    """A JSON document of unknown shape (a dropped file): one record, a response, or the DILA API."""
-    if isinstance(data, dict) and isinstance(data.get("results"), list):
-        records: list[Any] = data["results"]
-    elif isinstance(data, list):
-        records = data
-    elif isinstance(data, dict) and "gestion" in data and "donnees" in data and "idweb" not in data:
-        return [boamp.parse_dila_api_json(data)]
-    else:
-        return [boamp.parse_ods_record(data)]
-    snapshots = []
-    for record in records:
-        try:
-            snapshots.append(boamp.parse_ods_record(record))
-        except ParseError:
-            continue  # one bad record of a dropped file does not hide the others
-    if not snapshots:
-        raise ParseError("no readable record in the JSON document")
-    return snapshots
-
-
-def parse_document(doc: RawDocument) -> list[NoticeSnapshot]:
-    """Parse one raw document (pure). Raise ParseError with the reason."""
-    if doc.media_type == ODS_RECORD:
-        return [boamp.parse_ods_record(_loads(doc.content))]
-    if doc.media_type == FEED_ITEM:
-        item = _loads(doc.content)
-        if not isinstance(item, dict):
-            raise ParseError("feed item is not a JSON object")
-        return [snapshot_from_feed_item(doc.source, item)]
-    if doc.media_type == DILA_API:
-        return [boamp.parse_dila_api_json(_loads(doc.content))]
-    if doc.media_type in ("application/json", "application/octet-stream") and doc.content.lstrip()[:1] in (b"{", b"["):
-        return _json_snapshots(_loads(doc.content))
-    if doc.media_type in (XML, "text/xml", "application/octet-stream") and doc.content.lstrip()[:1] == b"<":
-        root, tree = xml_to_dict(doc.content)
-        local = root.split(":")[-1]
-        if local in ("ANNONCE", "ann"):
-            return [boamp.parse_dila_xml(root, tree)]
-        if local in _EFORMS_ROOTS:
-            if not isinstance(tree, dict):
-                raise ParseError(f"<{root}> is empty")
-            snap = snapshot_from_eforms(local, tree, source="ted")
-            snap.url = snap.url or f"https://ted.europa.eu/en/notice/-/detail/{snap.notice_id}"
-            return [snap]
-        raise ParseError(f"unknown XML document <{root}>")
-    raise ParseError(f"no parser for media type {doc.media_type}")
-
-
-def parse_item(item: RawDocument | ParsedItem) -> ParsedItem:
-    if isinstance(item, ParsedItem):
-        return item
-    try:
-        return ParsedItem(item, snapshots=parse_document(item))
+        parser_for(doc)
     except ParseError as exc:
-        return ParsedItem(item, error=str(exc))
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a parser bug: never fatal
-        return ParsedItem(item, error=f"unexpected {type(exc).__name__}: {exc}")
+        raise InputError(f"{path}: unrecognised format ({exc})") from exc
+    return doc

@@ -16,7 +16,6 @@ Idempotency is guarded by the unique constraints of ``tracker.models``.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -28,33 +27,15 @@ from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlmodel import Session, col
 
 from tracker.consolidate import consolidate, snapshot_record
-from tracker.models import Document, Identifier, Notice, Procedure, Quarantine, Version
+from tracker.documents import Document
+from tracker.models import Document as DocumentRow
+from tracker.models import Identifier, Notice, Procedure, Quarantine, Version
 from tracker.notice import NoticeSnapshot
+from tracker.parse.base import ParsedItem
 
 #: identifier schemes that identify one notice or one procedure, and so may link and merge
 LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub"})
 _CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class RawDocument:
-    source: str
-    locator: str
-    content: bytes
-    media_type: str
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
-
-
-@dataclass(slots=True)
-class ParsedItem:
-    """One raw document and what the parser made of it: snapshots, or the reason it failed."""
-
-    document: RawDocument
-    snapshots: list[NoticeSnapshot] = field(default_factory=list)
-    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -118,7 +99,9 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
     ]
     ids: dict[str, int] = {}
     for chunk in _chunks(rows, 200):
-        result = session.execute(insert(Document).returning(col(Document.id), col(Document.sha256)), list(chunk))
+        result = session.execute(
+            insert(DocumentRow).returning(col(DocumentRow.id), col(DocumentRow.sha256)), list(chunk)
+        )
         ids.update({sha: pk for pk, sha in result.all()})
     return ids
 
@@ -394,7 +377,7 @@ def _write_versions(
 def ingest_batch(session: Session, items: list[ParsedItem], *, now: datetime) -> IngestStats:
     """Store a batch of parsed documents; see the module docstring. The caller commits."""
     stats = IngestStats(documents=len(items))
-    known = _existing_shas(session, Document, [it.document.sha256 for it in items])
+    known = _existing_shas(session, DocumentRow, [it.document.sha256 for it in items])
     fresh: list[ParsedItem] = []
     seen: set[str] = set()
     for it in items:
@@ -471,10 +454,10 @@ def _link_and_store(
 # ------------------------------------------------------------------ one document at a time (workers, pollers)
 
 
-def save_documents(session: Session, documents: list[RawDocument], *, now: datetime) -> list[int]:
+def save_documents(session: Session, documents: list[Document], *, now: datetime) -> list[int]:
     """Keep new raw documents, not yet processed; return the ids of those that were new."""
-    known = _existing_shas(session, Document, [d.sha256 for d in documents])
-    fresh: dict[str, RawDocument] = {}
+    known = _existing_shas(session, DocumentRow, [d.sha256 for d in documents])
+    fresh: dict[str, Document] = {}
     for doc in documents:
         if doc.sha256 not in known:
             fresh.setdefault(doc.sha256, doc)
@@ -493,16 +476,16 @@ def save_documents(session: Session, documents: list[RawDocument], *, now: datet
     ]
     ids: list[int] = []
     for chunk in _chunks(rows, 200):
-        ids += list(session.execute(insert(Document).returning(col(Document.id)), list(chunk)).scalars())
+        ids += list(session.execute(insert(DocumentRow).returning(col(DocumentRow.id)), list(chunk)).scalars())
     return ids
 
 
-def load_document(session: Session, document_id: int) -> tuple[RawDocument, bool] | None:
+def load_document(session: Session, document_id: int) -> tuple[Document, bool] | None:
     """The raw document and whether it was processed already."""
-    row = session.get(Document, document_id)
+    row = session.get(DocumentRow, document_id)
     if row is None:
         return None
-    raw = RawDocument(row.source, row.locator, zlib.decompress(row.content), row.media_type)
+    raw = Document(row.source, row.locator, zlib.decompress(row.content), row.media_type)
     return raw, row.processed_at is not None
 
 
@@ -526,10 +509,10 @@ def unnotified_versions(session: Session, *, created_before: datetime | None, li
 
 def stranded_documents(session: Session, *, saved_before: datetime | None, limit: int = 1000) -> list[int]:
     """Documents still not processed (saved before a time, if given), oldest first."""
-    stmt = select(col(Document.id)).where(col(Document.processed_at).is_(None))
+    stmt = select(col(DocumentRow.id)).where(col(DocumentRow.processed_at).is_(None))
     if saved_before is not None:
-        stmt = stmt.where(col(Document.fetched_at) < saved_before)
-    return list(session.execute(stmt.order_by(col(Document.id)).limit(limit)).scalars())
+        stmt = stmt.where(col(DocumentRow.fetched_at) < saved_before)
+    return list(session.execute(stmt.order_by(col(DocumentRow.id)).limit(limit)).scalars())
 
 
 def store_parsed(session: Session, document_id: int, item: ParsedItem, *, now: datetime) -> IngestStats:
@@ -544,7 +527,7 @@ def store_parsed(session: Session, document_id: int, item: ParsedItem, *, now: d
     else:
         stats.stored = 1
         _link_and_store(session, [(snap, document_id) for snap in item.snapshots], stats, now)
-    session.execute(update(Document).where(col(Document.id) == document_id).values(processed_at=now))
+    session.execute(update(DocumentRow).where(col(DocumentRow.id) == document_id).values(processed_at=now))
     return stats
 
 
@@ -564,16 +547,16 @@ def store_parsed_many(session: Session, items: list[tuple[int, ParsedItem]], *, 
     stats.stored = len(good)
     _link_and_store(session, [(snap, doc_id) for doc_id, it in good for snap in it.snapshots], stats, now)
     ids = [doc_id for doc_id, _ in items]
-    session.execute(update(Document).where(col(Document.id).in_(ids)).values(processed_at=now))
+    session.execute(update(DocumentRow).where(col(DocumentRow.id).in_(ids)).values(processed_at=now))
     return stats
 
 
-def unprocessed(session: Session, document_ids: list[int]) -> list[tuple[int, RawDocument]]:
+def unprocessed(session: Session, document_ids: list[int]) -> list[tuple[int, Document]]:
     """The raw documents among these that no one has processed yet."""
     rows = session.execute(
-        select(Document).where(col(Document.id).in_(document_ids), col(Document.processed_at).is_(None))
+        select(DocumentRow).where(col(DocumentRow.id).in_(document_ids), col(DocumentRow.processed_at).is_(None))
     ).scalars()
-    return [(r.id, RawDocument(r.source, r.locator, zlib.decompress(r.content), r.media_type)) for r in rows]
+    return [(r.id, Document(r.source, r.locator, zlib.decompress(r.content), r.media_type)) for r in rows]
 
 
 def versions_of_documents(session: Session, document_ids: list[int]) -> list[int]:
@@ -605,8 +588,8 @@ def database_counts(session: Session) -> dict[str, int]:
     from tracker.models import Delivery
 
     counts = {
-        "documents": session.scalar(select(func.count()).select_from(Document)) or 0,
-        "unprocessed": session.scalar(select(func.count()).where(col(Document.processed_at).is_(None))) or 0,
+        "documents": session.scalar(select(func.count()).select_from(DocumentRow)) or 0,
+        "unprocessed": session.scalar(select(func.count()).where(col(DocumentRow.processed_at).is_(None))) or 0,
         "notices": session.scalar(select(func.count()).select_from(Notice)) or 0,
         "procedures": session.scalar(select(func.count()).select_from(Procedure)) or 0,
         "versions": session.scalar(select(func.count()).select_from(Version)) or 0,

@@ -1,1 +1,202 @@
-"""Parsers: raw documents to NoticeSnapshot. Pure: no network, no database, no clock."""
+"""PARSE stage: raw documents to :class:`~tracker.notice.NoticeSnapshot`. Pure: no network, no database, no clock.
+
+The registry :data:`PARSERS` lists every format tracker reads, each a :class:`~tracker.parse.base.Parser`.
+:func:`parser_for` is the one place that chooses: the parser a source declares (``Document.parser``), else
+the first whose ``accepts`` recognises the document (its media type, else its first bytes). A new format
+(PDF notices, buyer-platform pages, TED search results) is one more entry here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+from tracker.documents import Document
+from tracker.exceptions import ParseError
+from tracker.notice import NoticeSnapshot
+from tracker.parse import boamp
+from tracker.parse.base import (
+    DILA_API,
+    FEED_ITEM,
+    JSON,
+    ODS_RECORD,
+    UNKNOWN,
+    XML,
+    ParsedItem,
+    Parser,
+    looks_like_json,
+    xml_root,
+)
+from tracker.parse.eforms import snapshot_from_eforms
+from tracker.parse.feed import snapshot_from_feed_item
+from tracker.parse.xmltree import xml_to_dict
+
+__all__ = ["PARSERS", "ParsedItem", "Parser", "parse_document", "parse_item", "parser_for"]
+
+_EFORMS_ROOTS = frozenset({"ContractNotice", "ContractAwardNotice", "PriorInformationNotice"})
+_DILA_ROOTS = frozenset({"ANNONCE", "ann"})
+_GENERIC = frozenset({JSON, XML, UNKNOWN, "text/xml", "text/json", ""})
+
+
+def _loads(content: bytes) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from exc
+
+
+def _local(root: str | None) -> str:
+    return (root or "").rsplit(":", 1)[-1]
+
+
+class OdsRecordParser:
+    """One BOAMP OpenDataSoft v2.1 record (flat fields; ``gestion``/``donnees`` as JSON strings)."""
+
+    kind: ClassVar[str] = "boamp_ods"
+
+    def accepts(self, document: Document) -> bool:
+        return document.media_type == ODS_RECORD
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        return [boamp.parse_ods_record(_loads(document.content))]
+
+
+class DilaApiParser:
+    """One record of the retired DILA API (``{"gestion": …, "donnees": …}``, lower-case keys)."""
+
+    kind: ClassVar[str] = "boamp_dila_api"
+
+    def accepts(self, document: Document) -> bool:
+        return document.media_type == DILA_API
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        data = _loads(document.content)
+        if not isinstance(data, dict):
+            raise ParseError("DILA API record is not a JSON object")
+        return [boamp.parse_dila_api_json(data)]
+
+
+class FeedItemParser:
+    """One RSS/Atom entry, as the feed source stores it (JSON)."""
+
+    kind: ClassVar[str] = "feed_item"
+
+    def accepts(self, document: Document) -> bool:
+        return document.media_type == FEED_ITEM
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        item = _loads(document.content)
+        if not isinstance(item, dict):
+            raise ParseError("feed item is not a JSON object")
+        return [snapshot_from_feed_item(document.source, item)]
+
+
+class DilaXmlParser:
+    """DILA XML: v230 ``<ANNONCE>`` and the 3.2.5 daily flux ``<jo:ann>``."""
+
+    kind: ClassVar[str] = "boamp_dila_xml"
+
+    def accepts(self, document: Document) -> bool:
+        return document.media_type in _GENERIC | {XML} and _local(xml_root(document)) in _DILA_ROOTS
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        root, tree = xml_to_dict(document.content)
+        return [boamp.parse_dila_xml(root, tree)]
+
+
+class EformsParser:
+    """eForms UBL notices (TED, and the EU namespaces rebased by the DILA flux)."""
+
+    kind: ClassVar[str] = "eforms"
+
+    def accepts(self, document: Document) -> bool:
+        return document.media_type in _GENERIC | {XML} and _local(xml_root(document)) in _EFORMS_ROOTS
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        root, tree = xml_to_dict(document.content)
+        if not isinstance(tree, dict):
+            raise ParseError(f"<{root}> is empty")
+        snap = snapshot_from_eforms(_local(root), tree, source="ted")
+        snap.url = snap.url or f"https://ted.europa.eu/en/notice/-/detail/{snap.notice_id}"
+        return [snap]
+
+
+class OdsJsonParser:
+    """A JSON file dropped in a folder: one ODS record, a v2.1 ``/records`` response, an export list, or a
+    DILA API record. One bad record of such a file does not hide the others."""
+
+    kind: ClassVar[str] = "boamp_json"
+
+    def accepts(self, document: Document) -> bool:
+        return document.media_type in _GENERIC and looks_like_json(document)
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        data = _loads(document.content)
+        if isinstance(data, dict) and isinstance(data.get("results"), list):
+            records: list[Any] = data["results"]
+        elif isinstance(data, list):
+            records = data
+        elif isinstance(data, dict) and "gestion" in data and "donnees" in data and "idweb" not in data:
+            return [boamp.parse_dila_api_json(data)]
+        else:
+            return [boamp.parse_ods_record(data)]
+        snapshots = []
+        for record in records:
+            try:
+                snapshots.append(boamp.parse_ods_record(record))
+            except ParseError:
+                continue
+        if not snapshots:
+            raise ParseError("no readable record in the JSON document")
+        return snapshots
+
+
+#: every format tracker reads; the first that accepts a document reads it
+PARSERS: tuple[Parser, ...] = (
+    OdsRecordParser(),
+    DilaApiParser(),
+    FeedItemParser(),
+    DilaXmlParser(),
+    EformsParser(),
+    OdsJsonParser(),
+)
+_BY_KIND: dict[str, Parser] = {p.kind: p for p in PARSERS}
+
+
+def parser_for(document: Document) -> Parser:
+    """The parser the document's source declares, else the first that recognises it."""
+    if document.parser:
+        try:
+            return _BY_KIND[document.parser]
+        except KeyError:
+            raise ParseError(f"unknown parser {document.parser!r} declared for this document") from None
+    for parser in PARSERS:
+        if parser.accepts(document):
+            return parser
+    root = xml_root(document)
+    if root is not None:
+        raise ParseError(f"unknown XML document <{root}>")
+    raise ParseError(f"no parser for media type {document.media_type}")
+
+
+def parse_document(document: Document) -> list[NoticeSnapshot]:
+    """Parse one raw document (pure). Raise ParseError with the reason."""
+    return parser_for(document).parse(document)
+
+
+def parse_item(item: Document | ParsedItem) -> ParsedItem:
+    """What the parse stage makes of a document: never raises (a parser bug quarantines the document)."""
+    if isinstance(item, ParsedItem):
+        return item
+    try:
+        snapshots = parse_document(item)
+    except ParseError as exc:
+        return ParsedItem(item, error=str(exc))
+    except RecursionError:
+        return ParsedItem(item, error="document nested too deeply")
+    except Exception as exc:  # a parser bug must never stop the batch: the document is quarantined
+        return ParsedItem(item, error=f"unexpected {type(exc).__name__}: {exc}")
+    if not snapshots:
+        return ParsedItem(item, error="no notice found in document")
+    return ParsedItem(item, snapshots=snapshots)

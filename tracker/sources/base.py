@@ -26,22 +26,15 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from tracker.documents import Document
+
+__all__ = ["Cursor", "Document", "FetchResult", "Source", "SourceOptions", "next_day", "paris_date"]
+
 Cursor = dict[str, Any]
 """JSON-serialisable resume point of a source, stored by the caller in the database."""
 
 #: Publication dates of French notices are Paris dates.
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@dataclass(frozen=True)
-class Document:
-    """One raw payload as fetched: the unit the parse stage reads and storage deduplicates."""
-
-    source: str  # the configured source name, e.g. "boamp"
-    locator: str  # URL (or file path) it came from; a record cut from a page: "<url>#<idweb>"
-    content: bytes  # raw bytes as fetched
-    media_type: str  # "application/json" (one ODS record), "application/xml", …
-    published: str | None = None  # YYYY-MM-DD when known (dateparution)
 
 
 @dataclass
