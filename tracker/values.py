@@ -18,9 +18,58 @@ _ISO_DATE_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})$")
 _ISO_TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
 
 
-def wall_time(day: date, hour: int, minute: int, *, zone: ZoneInfo = PARIS) -> datetime:
-    """A local wall time in ``zone``, with the offset in force that day."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+def wall_time(day: date, hour: int, minute: int, *, zone: ZoneInfo = PARIS, second: int = 0) -> datetime:
+    """A local wall time in ``zone``, with the offset in force at that time of that day.
+
+    Around a clock change a wall time can be ambiguous (autumn: 02:30 happens twice) or nonexistent
+    (spring: the clock jumps from 02:00 to 03:00). Either way the digits are kept and the earlier of the two
+    instants they can mean is taken (the larger offset: 02:30+02:00 on both days): a bidder who trusts
+    it is never late. Elsewhere both readings are the same instant.
+    """
+    first = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=zone)
+    second_reading = first.replace(fold=1)
+    # same tzinfo: ``<`` would compare the digits; the instants are what differ
+    return second_reading if second_reading.timestamp() < first.timestamp() else first
+
+
+#: the zone of each overseas département and collectivité (INSEE code); every other code is metropolitan France
+OVERSEAS_ZONES: dict[str, str] = {
+    "971": "America/Guadeloupe",
+    "972": "America/Martinique",
+    "973": "America/Cayenne",
+    "974": "Indian/Reunion",
+    "975": "America/Miquelon",
+    "976": "Indian/Mayotte",
+    "977": "America/St_Barthelemy",
+    "978": "America/Marigot",
+    "984": "Indian/Kerguelen",
+    "986": "Pacific/Wallis",
+    "987": "Pacific/Tahiti",
+    "988": "Pacific/Noumea",
+}
+_DEPARTMENT = re.compile(r"^\s*(\d{3}|\d{1,2}|2[AB])(?!\d)", re.IGNORECASE)
+_POSTAL_CODE = re.compile(r"^\s*(\d{5})(?!\d)")
+
+
+def zone_for_department(code: str | None) -> ZoneInfo:
+    """The time zone of a buyer in this département: the overseas one's, else Europe/Paris.
+
+    ``code`` is an INSEE département code as BOAMP writes it (``"44"``, ``"2A"``, ``"971"``, ``"971 -
+    Guadeloupe"``); a missing or unknown code is metropolitan France. TAAF (984) spans several zones: its
+    seat's, Kerguelen, is taken; French Polynesia (987) is Tahiti's (the Marquesas and Gambier differ).
+    """
+    m = _DEPARTMENT.match(code or "")
+    name = OVERSEAS_ZONES.get(m.group(1)) if m else None
+    return ZoneInfo(name) if name else PARIS
+
+
+def department_of_postal_code(code: str | None) -> str | None:
+    """The département of a French postal code (``"97133"`` → ``"971"``, ``"44403"`` → ``"44"``), or None."""
+    m = _POSTAL_CODE.match(code or "")
+    if not m:
+        return None
+    digits = m.group(1)
+    return digits[:3] if digits[:2] in ("97", "98") else digits[:2]
 
 
 def paris_wall_time(day: date, hour: int, minute: int) -> datetime:
@@ -66,22 +115,39 @@ def parse_iso(value: str, *, naive_zone: ZoneInfo | None = PARIS) -> date | date
 def parse_boamp_moment(value: str, *, zone: ZoneInfo = PARIS) -> date | datetime | None:
     """A BOAMP date or date-time: the buyer's wall time, whatever offset label it carries.
 
-    BOAMP's legacy values say ``+01:00`` in every month, and 3.2.5 values are naive: both are the clock
-    time of the buyer, so they get the offset of ``zone`` on that day. Any other explicit offset is kept
-    as stated. A date without a time stays a date.
+    BOAMP's legacy values say ``+01:00`` in every month (``2016-04-29T12:00:00+01:00``,
+    ``….000+01:00``), and 3.2.5 values are naive (``2024-04-10T14:00:00``): both are the clock time of the
+    buyer, so they get the offset of ``zone`` at that time of that day (see :func:`wall_time` for the clock
+    change nights). Any other explicit offset (``Z``, ``+02:00``, ``-04:00``) is kept as stated. Seconds
+    are kept, fractions dropped; ``24:00`` is the next day's ``00:00``. A date without a time stays a date
+    (``2021-01-27``, ``2021-01-27+01:00``). Anything else is None.
     """
-    text = value.strip()
-    m = _ISO_DATE_OFFSET.match(text)
-    if _ISO_DATE.match(text) or m:
+    text = value.strip().upper()
+    if _ISO_DATE.match(text) or _ISO_DATE_OFFSET.match(text):
         return parse_iso(text)
+    text, next_day = _midnight_as_24(text)
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    dt += timedelta(days=next_day)
     offset = dt.utcoffset()
-    if offset is None or offset == timedelta(hours=1):
-        return fixed_offset(wall_time(dt.date(), dt.hour, dt.minute, zone=zone))
+    if offset is None or offset == LEGACY_OFFSET:
+        return fixed_offset(wall_time(dt.date(), dt.hour, dt.minute, zone=zone, second=dt.second))
     return fixed_offset(dt.replace(microsecond=0))
+
+
+#: the offset BOAMP's legacy values carry in every month: a label, not the offset of the time it labels
+LEGACY_OFFSET = timedelta(hours=1)
+_HOUR_24 = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])24(:00(?::00(?:\.0+)?)?)")
+
+
+def _midnight_as_24(text: str) -> tuple[str, int]:
+    """``…T24:00`` (ISO 8601's end of day) as ``…T00:00`` and one day to add."""
+    m = _HOUR_24.match(text)
+    if not m:
+        return text, 0
+    return f"{m.group(1)}00{m.group(2)}{text[m.end() :]}", 1
 
 
 def combine_date_time(day_text: str, time_text: str | None) -> date | datetime | None:
