@@ -186,7 +186,6 @@ def test_no_import_cycle_in_tracker():
     assert cycle is None, "import cycle: " + " → ".join(cycle or [])
 
 
-@pytest.mark.xfail(strict=False, reason="store rework in progress")
 def test_store_does_not_import_consolidate():
     graph = import_graph(TRACKER)
     assert not graph["tracker.store"] & {"tracker.consolidate", "tracker.diff"}

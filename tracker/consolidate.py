@@ -20,47 +20,12 @@ from typing import Any
 import orjson
 
 from tracker.diff import Change, diff_states, sort_changes
-from tracker.notice import Amendment, NoticeSnapshot
+from tracker.notice import snapshot_record
 from tracker.values import from_json, same_day, to_json
 
+__all__ = ["VersionData", "consolidate", "order_key", "snapshot_record"]
+
 _KIND_RANK = {"initial": 0, "change": 1, "rectificatif": 1, "other": 2, "award": 3, "cancellation": 3}
-
-
-def snapshot_record(snap: NoticeSnapshot) -> dict[str, Any]:
-    """The JSON-ready form of a snapshot, as stored on the notice row."""
-    return {
-        "source": snap.source,
-        "notice_id": snap.notice_id,
-        "kind": snap.kind,
-        "published": snap.published.isoformat() if snap.published else None,
-        "identifiers": [list(i) for i in snap.identifiers],
-        "links": [list(i) for i in snap.links],
-        "title": snap.title,
-        "buyer": snap.buyer,
-        "description": snap.description,
-        "cpv": snap.cpv,
-        "departments": snap.departments,
-        "nuts": snap.nuts,
-        "family": snap.family,
-        "url": snap.url,
-        "fields": to_json(snap.fields),
-        "lots": to_json(snap.lots),
-        "restatement": snap.restatement,
-        "amendments": [_amendment_record(a) for a in snap.amendments],
-        "reason": snap.reason,
-        "extra": to_json(snap.extra),
-    }
-
-
-def _amendment_record(a: Amendment) -> dict[str, Any]:
-    return {
-        "field": a.field,
-        "old": to_json(a.old),
-        "new": to_json(a.new),
-        "lot": a.lot,
-        "section": a.section,
-        "evidence": a.evidence,
-    }
 
 
 def _notice_order(notice_id: str) -> tuple[int, int, str]:

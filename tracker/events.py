@@ -40,3 +40,5 @@ class VersionEvent:
     changes: list[dict[str, Any]]
     #: the procedure's matching facets before this version (None for v1), to detect entering/leaving a profile
     previous: ProcedureInfo | None = None
+    #: bumped when this version carries a correction after it was notified: a new delivery key
+    revision: int = 0

@@ -43,7 +43,7 @@ def history(session: Session, procedure: Procedure, *, lang: str = "fr") -> dict
     rows = session.execute(
         select(Version, col(Notice.notice_id), col(Notice.source), col(Notice.record))
         .join(Notice, col(Notice.id) == col(Version.notice_pk))
-        .where(col(Version.procedure_id) == procedure.id)
+        .where(col(Version.procedure_id) == procedure.id, col(Version.superseded_at).is_(None))
         .order_by(col(Version.number))
     ).all()
     versions = []
@@ -58,6 +58,7 @@ def history(session: Session, procedure: Procedure, *, lang: str = "fr") -> dict
                 "url": record.get("url"),
                 "changes": [change | {"text": change_text(change, lang)} for change in version.changes],
             }
+            | _corrections(version.corrections, lang)
         )
     return {
         "procedure": {
@@ -67,6 +68,24 @@ def history(session: Session, procedure: Procedure, *, lang: str = "fr") -> dict
             "buyer": procedure.buyer,
         },
         "versions": versions,
+    }
+
+
+def _corrections(facts: list[dict[str, Any]] | None, lang: str) -> dict[str, Any]:
+    """Dates told to subscribers that a later reading of the notices states otherwise."""
+    if not facts:
+        return {}
+    return {"corrections": [fact | {"text": change_text(correction_change(fact), lang)} for fact in facts]}
+
+
+def correction_change(fact: dict[str, Any]) -> dict[str, Any]:
+    """A correction as a change: what was told → what the notices now say."""
+    return {
+        "field": fact["field"],
+        "lot": fact.get("lot"),
+        "old": fact.get("told"),
+        "new": fact.get("now"),
+        "correction": True,
     }
 
 
@@ -85,4 +104,5 @@ def render_text(data: dict[str, Any], *, lang: str = "fr") -> str:
             f"v{v['n']:<2} {v['published'] or '?':<10}  {label:<23} {v['source'].upper()} {safe(v['notice_id'])}"
         )
         lines += [f"    {safe(c['text'])}" for c in v["changes"]]
+        lines += [f"    correction : {safe(c['text'])}" for c in v.get("corrections", [])]
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Integer, LargeBinary, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -110,7 +110,10 @@ class Identifier(SQLModel, table=True):
 
 
 class Version(SQLModel, table=True):
-    """Version ``number`` of a procedure: its consolidated state after one notice, and what changed."""
+    """Version ``number`` of a procedure: its consolidated state after one notice, and what changed.
+
+    Rows are never deleted (deliveries point at them): a version its notice no longer makes is superseded.
+    """
 
     __tablename__ = "version"
     __table_args__ = (
@@ -137,6 +140,15 @@ class Version(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts())
     #: set once the version went through fan-out (or there was nobody to notify); null while it is owed
     notified_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    #: set when its notice no longer makes a version (a later notice reshaped the history): kept, never deleted,
+    #: since deliveries point at it; out of the history
+    superseded_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    #: the changes as they were when fanned out: what subscribers were told
+    told: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    #: bumped when a correction is owed for a version already notified (a new delivery key)
+    revision: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    #: facts corrected with this version: [{"field", "lot", "told", "now", "notice_id"}]
+    corrections: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Quarantine(SQLModel, table=True):

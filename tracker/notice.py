@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+from tracker.values import to_json
+
 #: Fields tracked per procedure and per lot (issue "canonical procedure model", point 3).
 DATE_FIELDS: Final = (
     "tender_deadline",
@@ -40,7 +42,7 @@ CHANGE_FIELDS: Final = TRACKED_FIELDS + DESCRIPTIVE_FIELDS + ("lots", "text")
 
 KINDS: Final = ("initial", "rectificatif", "change", "cancellation", "award", "other")
 
-STATUSES: Final = ("open", "cancelled", "awarded", "closed", "unknown")
+STATUSES: Final = ("open", "cancelled", "unsuccessful", "awarded", "closed", "unknown")
 
 #: Identifier schemes. A procedure is found by any (scheme, value) of any of its notices.
 SCHEMES: Final = ("idweb", "notice_id", "procedure_uuid", "buyer_ref", "ted_pub", "url")
@@ -98,3 +100,40 @@ class NoticeSnapshot:
 
     def all_identifiers(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys(self.identifiers))
+
+
+def snapshot_record(snap: NoticeSnapshot) -> dict[str, Any]:
+    """The JSON-ready form of a snapshot, as stored on the notice row."""
+    return {
+        "source": snap.source,
+        "notice_id": snap.notice_id,
+        "kind": snap.kind,
+        "published": snap.published.isoformat() if snap.published else None,
+        "identifiers": [list(i) for i in snap.identifiers],
+        "links": [list(i) for i in snap.links],
+        "title": snap.title,
+        "buyer": snap.buyer,
+        "description": snap.description,
+        "cpv": snap.cpv,
+        "departments": snap.departments,
+        "nuts": snap.nuts,
+        "family": snap.family,
+        "url": snap.url,
+        "fields": to_json(snap.fields),
+        "lots": to_json(snap.lots),
+        "restatement": snap.restatement,
+        "amendments": [_amendment_record(a) for a in snap.amendments],
+        "reason": snap.reason,
+        "extra": to_json(snap.extra),
+    }
+
+
+def _amendment_record(a: Amendment) -> dict[str, Any]:
+    return {
+        "field": a.field,
+        "old": to_json(a.old),
+        "new": to_json(a.new),
+        "lot": a.lot,
+        "section": a.section,
+        "evidence": a.evidence,
+    }

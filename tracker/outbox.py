@@ -28,6 +28,7 @@ from sqlmodel import Session, col
 
 from tracker.db import session_scope
 from tracker.events import ProcedureInfo, VersionEvent
+from tracker.history import correction_change
 from tracker.match import Match, Matcher
 from tracker.models import Delivery, Identifier, Notice, Procedure, Version
 from tracker.notify.dispatch import mask_url, send
@@ -90,7 +91,11 @@ def version_event(session: Session, version_id: int) -> VersionEvent | None:
     rows = session.execute(
         select(col(Version.number), col(Version.state), col(Notice.record))
         .join(Notice, col(Notice.id) == col(Version.notice_pk))
-        .where(col(Version.procedure_id) == procedure.id, col(Version.number) <= version.number)
+        .where(
+            col(Version.procedure_id) == procedure.id,
+            col(Version.number) <= version.number,
+            col(Version.superseded_at).is_(None),
+        )
         .order_by(col(Version.number))
     ).all()
     records = [rec for _, _, rec in rows]
@@ -108,9 +113,18 @@ def version_event(session: Session, version_id: int) -> VersionEvent | None:
         published=version.published.isoformat() if version.published else None,
         url=notice.record.get("url"),
         reason=notice.record.get("reason"),
-        changes=list(version.changes),
+        changes=_event_changes(version),
         previous=previous,
+        revision=version.revision,
     )
+
+
+def _event_changes(version: Version) -> list[dict[str, Any]]:
+    """A version's changes; once notified, a new revision tells only its corrections."""
+    corrections = [correction_change(fact) for fact in version.corrections or []]
+    if version.revision > 0:
+        return corrections
+    return list(version.changes) + corrections
 
 
 # ------------------------------------------------------------------ fan-out
@@ -130,11 +144,8 @@ def _rows_for(match: Match, event: VersionEvent, now: datetime) -> list[dict[str
     rows = []
     for url in subscriber.urls:
         channel = channel_id(subscriber, url)
-        key = (
-            f"v:{event.version_id}:{subscriber.name}:{channel}"
-            if immediate
-            else (f"d:{digest_key}:{subscriber.name}:{channel}")
-        )
+        vkey = f"{event.version_id}.{event.revision}" if event.revision else str(event.version_id)
+        key = f"v:{vkey}:{subscriber.name}:{channel}" if immediate else (f"d:{digest_key}:{subscriber.name}:{channel}")
         rows.append(
             {
                 "dedup_key": key,

@@ -1,4 +1,8 @@
-"""The in-process pipeline: raw documents -> parsed -> stored, versioned and diffed, in batches.
+"""The in-process pipeline: raw documents -> parsed -> stored, linked -> versioned and diffed, in batches.
+
+Each stage is a plain function: ``tracker.parse`` (pure) reads documents, ``tracker.store`` keeps them and
+links their notices into procedures, ``tracker.versioning`` (pure) plans the versions of the procedures
+touched, and ``tracker.store.write_versions`` writes the plan, all in one transaction per batch.
 
 ``tracker ingest``, ``tracker poll`` and ``tracker run`` all go through :func:`ingest_documents`; the Celery
 workers call the same stage functions one document at a time.
@@ -11,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from tracker.db import session_scope
 from tracker.documents import Document
@@ -26,9 +31,12 @@ from tracker.store import (
     stranded_documents,
     unnotified_versions,
     unprocessed,
+    versioning_inputs,
     versions_of_document,
     versions_of_documents,
+    write_versions,
 )
+from tracker.versioning import plan_versions
 
 VersionHook = Callable[[list[int]], None]
 
@@ -37,6 +45,18 @@ def _batches(items: Iterable[Document | ParsedItem], size: int) -> Iterator[list
     it = iter(items)
     while batch := list(islice(it, size)):
         yield batch
+
+
+def version(session: Session, stats: IngestStats, *, now: datetime) -> None:
+    """Plan and write the versions of the procedures a store call touched (in its transaction)."""
+    if not stats.procedures:
+        return
+    notices, stored = versioning_inputs(session, stats.procedures)
+    plan = plan_versions(stats.procedures, notices, stored, now=now)
+    created, updated, ids = write_versions(session, plan, now=now)
+    stats.versions_created += created
+    stats.versions_updated += updated
+    stats.version_ids += ids
 
 
 def ingest_documents(
@@ -59,6 +79,7 @@ def ingest_documents(
         at = now()
         with session_scope(engine) as session:
             stats = ingest_batch(session, parsed, now=at)
+            version(session, stats, now=at)
             if on_versions is None and stats.version_ids:
                 mark_notified(session, stats.version_ids, now=at)
         total.add(stats)
@@ -81,7 +102,8 @@ def process_document(engine: Engine, document_id: int, *, now: datetime | None =
             return []
         raw, processed = loaded
         if not processed:
-            store_parsed(session, document_id, parse_item(raw), now=now or datetime.now(UTC))
+            at = now or datetime.now(UTC)
+            version(session, store_parsed(session, document_id, parse_item(raw), now=at), now=at)
         return versions_of_document(session, document_id)
 
 
@@ -94,7 +116,8 @@ def process_documents(engine: Engine, document_ids: list[int], *, now: datetime 
         with session_scope(engine) as session:
             items = [(doc_id, parse_item(raw)) for doc_id, raw in unprocessed(session, chunk)]
             if items:
-                store_parsed_many(session, items, now=now or datetime.now(UTC))
+                at = now or datetime.now(UTC)
+                version(session, store_parsed_many(session, items, now=at), now=at)
             version_ids += versions_of_documents(session, chunk)
     return list(dict.fromkeys(version_ids))
 

@@ -8,8 +8,9 @@
 3. each notice joins the procedure found through any of its identifiers or links (procedures meeting
    through a notice are merged); a link to a notice not seen yet is kept as a placeholder identifier, so
    the original, arriving later, lands in the same procedure;
-4. the versions of every touched procedure are rebuilt from all its notices (``consolidate``), so any
-   order of arrival gives the same history. Version rows are keyed by notice and updated in place.
+4. the procedures touched are returned (``IngestStats.procedures``): the pipeline then plans their versions
+   (``tracker.versioning``, pure) and :func:`write_versions` writes the plan. Version rows are keyed by
+   notice, updated in place, and never deleted.
 
 Idempotency is guarded by the unique constraints of ``tracker.models``.
 """
@@ -20,22 +21,49 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlmodel import Session, col
 
-from tracker.consolidate import consolidate, snapshot_record
 from tracker.documents import Document
 from tracker.models import Document as DocumentRow
 from tracker.models import Identifier, Notice, Procedure, Quarantine, Version
-from tracker.notice import NoticeSnapshot
+from tracker.notice import NoticeSnapshot, snapshot_record
 from tracker.parse.base import ParsedItem
+
+if TYPE_CHECKING:
+    from tracker.versioning import VersionPlan
 
 #: identifier schemes that identify one notice or one procedure, and so may link and merge
 LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub"})
 _CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotice:
+    """A notice row, as the versioning stage reads it."""
+
+    pk: int
+    procedure_id: int
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A version row, as the versioning stage reads it."""
+
+    id: int
+    notice_pk: int
+    procedure_id: int
+    number: int
+    content_hash: str
+    superseded: bool
+    notified: bool
+    revision: int
+    told: list[dict[str, Any]] | None
+    corrections: list[dict[str, Any]] | None
 
 
 @dataclass(slots=True)
@@ -263,100 +291,80 @@ def _notice_row(snap: NoticeSnapshot, proc: int, doc_id: int, now: datetime) -> 
 # ------------------------------------------------------------------ versions
 
 
-def rebuild_versions(session: Session, procedure_ids: Iterable[int], now: datetime) -> tuple[int, int, list[int]]:
-    """Recompute the versions of these procedures from their notices; return (created, updated, ids)."""
+def versioning_inputs(
+    session: Session, procedure_ids: Iterable[int]
+) -> tuple[list[StoredNotice], list[StoredVersion]]:
+    """The notices and stored versions of these procedures, locked for the rebuild (PostgreSQL: one rebuild of
+    a procedure at a time; SQLite has one writer)."""
     procs = sorted(set(procedure_ids))
-    for chunk in _chunks(procs):  # one rebuild of a procedure at a time (PostgreSQL; SQLite has one writer)
+    for chunk in _chunks(procs):
         session.execute(
             select(col(Procedure.id)).where(col(Procedure.id).in_(chunk)).order_by(col(Procedure.id)).with_for_update()
         )
-    notices: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-    current: dict[int, tuple[int, int, str, int]] = {}  # notice pk -> (version id, number, hash, proc)
+    notices: list[StoredNotice] = []
+    versions: list[StoredVersion] = []
     for chunk in _chunks(procs):
-        for pk, proc, record in session.execute(
-            select(col(Notice.id), col(Notice.procedure_id), col(Notice.record)).where(
-                col(Notice.procedure_id).in_(chunk)
+        notices += [
+            StoredNotice(pk=pk, procedure_id=proc, record=record)
+            for pk, proc, record in session.execute(
+                select(col(Notice.id), col(Notice.procedure_id), col(Notice.record)).where(
+                    col(Notice.procedure_id).in_(chunk)
+                )
             )
-        ):
-            notices[proc].append((pk, record))
-        for vid, npk, number, chash, proc in session.execute(
-            select(
-                col(Version.id),
-                col(Version.notice_pk),
-                col(Version.number),
-                col(Version.content_hash),
-                col(Version.procedure_id),
-            ).where(col(Version.procedure_id).in_(chunk))
-        ):
-            current[npk] = (vid, number, chash, proc)
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    stale: list[int] = []
-    proc_updates: list[dict[str, Any]] = []
-    for proc in procs:
-        pk_by_record = {id(rec): pk for pk, rec in notices[proc]}
-        number = 0
-        last_state: dict[str, Any] | None = None
-        first_id: str | None = None
-        for rec, version in consolidate([rec for _, rec in notices[proc]]):
-            pk = pk_by_record[id(rec)]
-            first_id = first_id or rec["notice_id"]
-            if version is None:
-                if pk in current:
-                    stale.append(current[pk][0])
-                continue
-            number += 1
-            last_state = version.state
-            row = {
-                "procedure_id": proc,
-                "notice_pk": pk,
-                "number": number,
-                "kind": version.kind,
-                "published": date.fromisoformat(version.published) if version.published else None,
-                "state": version.state,
-                "changes": version.changes,
-                "content_hash": version.content_hash,
-                "updated_at": now,
-            }
-            if pk not in current:
-                inserts.append(row | {"created_at": now})
-            elif current[pk][1:3] != (number, version.content_hash) or current[pk][3] != proc:
-                updates.append(row | {"vid": current[pk][0]})
-        if last_state is not None:
-            proc_updates.append(
-                {
-                    "pid": proc,
-                    "display_id": first_id,
-                    "title": last_state.get("title"),
-                    "buyer": last_state.get("buyer"),
-                    "updated_at": now,
-                }
+        ]
+        versions += [
+            StoredVersion(
+                id=row.id,
+                notice_pk=row.notice_pk,
+                procedure_id=row.procedure_id,
+                number=row.number,
+                content_hash=row.content_hash,
+                superseded=row.superseded_at is not None,
+                notified=row.notified_at is not None,
+                revision=row.revision,
+                told=row.told,
+                corrections=row.corrections,
             )
-    return _write_versions(session, inserts, updates, stale, proc_updates)
+            for row in session.execute(
+                select(
+                    col(Version.id),
+                    col(Version.notice_pk),
+                    col(Version.procedure_id),
+                    col(Version.number),
+                    col(Version.content_hash),
+                    col(Version.superseded_at),
+                    col(Version.notified_at),
+                    col(Version.revision),
+                    col(Version.told),
+                    col(Version.corrections),
+                ).where(col(Version.procedure_id).in_(chunk))
+            )
+        ]
+    return notices, versions
 
 
-def _write_versions(
-    session: Session,
-    inserts: list[dict[str, Any]],
-    updates: list[dict[str, Any]],
-    stale: list[int],
-    proc_updates: list[dict[str, Any]],
-) -> tuple[int, int, list[int]]:
+def write_versions(session: Session, plan: VersionPlan, *, now: datetime) -> tuple[int, int, list[int]]:
+    """Write a version plan; return (created, updated, ids of versions created, changed or owing a correction).
+
+    No version row is ever deleted: superseded ones are marked."""
     ids: list[int] = []
     conn = session.connection()
-    if stale:
-        session.execute(delete(Version).where(col(Version.id).in_(stale)))
-    for chunk in _chunks(inserts, 200):
-        ids += list(session.execute(insert(Version).returning(col(Version.id)), list(chunk)).scalars())
-    if updates:
-        stmt = (
-            update(Version)
-            .where(col(Version.id) == bindparam("vid"))
-            .values({k: bindparam(k) for k in updates[0] if k != "vid"})
-        )
-        conn.execute(stmt, updates)
-        ids += [u["vid"] for u in updates]
-    if proc_updates:
+    if plan.superseded:
+        for chunk in _chunks(plan.superseded):
+            session.execute(
+                update(Version).where(col(Version.id).in_(list(chunk))).values(superseded_at=now, updated_at=now)
+            )
+    for chunk in _chunks(plan.inserts, 200):
+        rows = [{"corrections": None, **row} for row in chunk]
+        ids += list(session.execute(insert(Version).returning(col(Version.id)), rows).scalars())
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in plan.updates:
+        by_columns[tuple(sorted(k for k in row if k != "vid"))].append(row)
+    for columns, rows in by_columns.items():
+        stmt = update(Version).where(col(Version.id) == bindparam("vid")).values({k: bindparam(k) for k in columns})
+        conn.execute(stmt, rows)
+    ids += [u["vid"] for u in plan.updates if "content_hash" in u or u.get("notified_at", 0) is None]
+    if plan.procedures:
         stmt = (
             update(Procedure)
             .where(col(Procedure.id) == bindparam("pid"))
@@ -367,8 +375,9 @@ def _write_versions(
                 updated_at=bindparam("updated_at"),
             )
         )
-        conn.execute(stmt, proc_updates)
-    return len(inserts), len(updates), ids
+        conn.execute(stmt, plan.procedures)
+    updated = sum(1 for u in plan.updates if "content_hash" in u)
+    return len(plan.inserts), updated, list(dict.fromkeys(ids))
 
 
 # ------------------------------------------------------------------ the batch
@@ -445,10 +454,6 @@ def _link_and_store(
     stats.notices += len(entries)
     stats.linked += sum(1 for snap, _ in entries if any(linker.owner.get(k) for k in _keys(snap)[1]))
     stats.procedures |= linker.touched
-    created, updated, ids = rebuild_versions(session, linker.touched, now)
-    stats.versions_created += created
-    stats.versions_updated += updated
-    stats.version_ids += ids
 
 
 # ------------------------------------------------------------------ one document at a time (workers, pollers)
@@ -495,7 +500,7 @@ def mark_notified(session: Session, version_ids: list[int], *, now: datetime) ->
         session.execute(
             update(Version)
             .where(col(Version.id).in_(list(chunk)), col(Version.notified_at).is_(None))
-            .values(notified_at=now)
+            .values(notified_at=now, told=col(Version.changes))
         )
 
 
