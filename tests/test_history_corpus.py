@@ -86,16 +86,17 @@ def test_rectificatif_with_two_modifications(engine):
 
 
 def test_avis_rectifie_moves_the_deadline_with_its_offset(engine):
+    """BOAMP writes "2016-04-25T12:00:00+01:00" in April: the buyer's 12:00, Paris summer time."""
     ingest(engine, chain("chain_16-40880_avis_rectifie_16-58728.json"))
     change = typed(get_history(engine, "16-40880"), 2, "tender_deadline")
-    assert (change["old"], change["new"]) == ("2016-04-25T12:00+01:00", "2016-04-29T12:00+01:00")
+    assert (change["old"], change["new"]) == ("2016-04-25T12:00+02:00", "2016-04-29T12:00+02:00")
 
 
 def test_request_deadline_is_not_the_tender_deadline(engine):
     ingest(engine, chain("chain_20-37549_avis_rectifie_20-51319.json"))
     h = get_history(engine, "20-37549")
     change = typed(h, 2, "request_deadline")
-    assert (change["old"], change["new"]) == ("2020-04-21T16:00+01:00", "2020-05-04T16:00+01:00")
+    assert (change["old"], change["new"]) == ("2020-04-21T16:00+02:00", "2020-05-04T16:00+02:00")
     assert not [c for c in changes_of(h, 2) if c["field"] == "tender_deadline"]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from tracker.parse import boamp, parse_item
 from tracker.parse.xmltree import xml_to_dict
 
 PLUS1 = timezone(timedelta(hours=1))
+PLUS2 = timezone(timedelta(hours=2))
 
 
 def ods(idweb: str, donnees: dict, *, nature="APPEL_OFFRE", etat="INITIAL", **flat) -> dict:
@@ -84,7 +87,7 @@ def test_rectificatif_statements_of_every_form():
     by_field = {a.field: a for a in snap.amendments}
     assert (by_field["tender_deadline"].old, by_field["tender_deadline"].new) == (date(2021, 1, 27), date(2021, 2, 3))
     assert by_field["opening_date"].new == datetime(2021, 2, 3, 14, 0, tzinfo=PLUS1)
-    assert by_field["request_deadline"].old == datetime(2020, 4, 21, 16, 0, tzinfo=PLUS1)
+    assert by_field["request_deadline"].old == datetime(2020, 4, 21, 16, 0, tzinfo=PLUS2)  # April: summer time
     assert by_field["text"].lot == "3" and by_field["text"].new == "Visite obligatoire"
 
 
@@ -170,3 +173,152 @@ def test_parse_does_not_mutate_its_input():
     before = json.dumps(rec, sort_keys=True)
     boamp.parse_ods_record(rec)
     assert json.dumps(rec, sort_keys=True) == before
+
+
+# ------------------------------------------------------------------ wall times in the buyer's zone
+
+
+def v230_deadline(idweb: str, value: str, *, gestion_extra: dict | None = None, identite: dict | None = None, **flat):
+    rec = ods(idweb, {"IDENTITE": identite or {}, "CONDITION_DELAI": {"RECEPT_OFFRES": value}}, **flat)
+    if gestion_extra:
+        gestion = json.loads(rec["gestion"])
+        gestion["INDEXATION"].update(gestion_extra)
+        rec["gestion"] = json.dumps(gestion)
+    return boamp.parse_ods_record(rec).fields["tender_deadline"]
+
+
+def test_a_legacy_summer_deadline_is_paris_summer_time():
+    assert v230_deadline("16-1", "2016-04-25T12:00:00+01:00").isoformat() == "2016-04-25T12:00:00+02:00"
+    assert v230_deadline("16-2", "2016-12-05T12:00:00+01:00").isoformat() == "2016-12-05T12:00:00+01:00"
+    assert v230_deadline("16-3", "2016-04-25T12:00:00+02:00").isoformat() == "2016-04-25T12:00:00+02:00"
+    assert v230_deadline("16-4", "2016-04-25T10:00:00-04:00").isoformat() == "2016-04-25T10:00:00-04:00"
+    assert v230_deadline("16-5", "2016-04-25T12:00:00Z").isoformat() == "2016-04-25T12:00:00+02:00"
+
+
+@pytest.mark.parametrize(
+    "where, expected",
+    [
+        ({"code_departement": ["974"]}, "2021-06-10T12:00:00+04:00"),
+        ({"code_departement": "971"}, "2021-06-10T12:00:00-04:00"),
+        ({"code_departement": '["988"]'}, "2021-06-10T12:00:00+11:00"),
+        ({"gestion_extra": {"DEP_PUBLICATION": "973"}}, "2021-06-10T12:00:00-03:00"),
+        ({"gestion_extra": {"DEP_PUBLICATION": ["976"]}}, "2021-06-10T12:00:00+03:00"),
+        ({"identite": {"CP": "97200"}}, "2021-06-10T12:00:00-04:00"),
+        ({"identite": {"CP": "44000"}}, "2021-06-10T12:00:00+02:00"),
+        ({"code_departement": ["44", "49"]}, "2021-06-10T12:00:00+02:00"),
+        # published in Paris and Réunion: the buyer's postal code decides, else the first département
+        ({"code_departement": ["75", "974"], "identite": {"CP": "97400"}}, "2021-06-10T12:00:00+04:00"),
+        ({"code_departement": ["75", "974"]}, "2021-06-10T12:00:00+02:00"),
+        ({"code_departement": ["974"], "identite": {"CP": "75001"}}, "2021-06-10T12:00:00+04:00"),
+        ({}, "2021-06-10T12:00:00+02:00"),
+    ],
+)
+def test_the_zone_is_the_buyers(where, expected):
+    assert v230_deadline("21-9", "2021-06-10T12:00:00+01:00", **where).isoformat() == expected
+
+
+def fns(idweb: str, body: dict, *, organisme: dict | None = None, **flat) -> dict:
+    rec = ods(idweb, {"FNSimple": {"organisme": organisme or {"nomOfficiel": "Ville"}, "initial": body}}, **flat)
+    rec["source_schema"] = "3.2.5"
+    return rec
+
+
+def test_325_naive_deadlines_are_wall_times():
+    body = {
+        "procedure": {"dateReceptionOffres": "2024-04-10T14:00:00", "dateReceptionCandidatures": "2024-01-10T14:00Z"}
+    }
+    snap = boamp.parse_ods_record(fns("24-1", body))
+    assert snap.fields["tender_deadline"].isoformat() == "2024-04-10T14:00:00+02:00"
+    assert snap.fields["request_deadline"].isoformat() == "2024-01-10T14:00:00+01:00"
+    overseas = boamp.parse_ods_record(fns("24-2", body, organisme={"cp": "97490"}))
+    assert overseas.fields["tender_deadline"].isoformat() == "2024-04-10T14:00:00+04:00"
+    nested = boamp.parse_ods_record(fns("24-3", body, organisme={"adr": {"cp": "98714"}}))
+    assert nested.fields["tender_deadline"].isoformat() == "2024-04-10T14:00:00-10:00"
+
+
+def test_a_date_field_without_time_stays_a_date():
+    rec = ods("21-5", {"CONDITION_ADMINISTRATIVE": {"DATE_OUVERTURE_OFFRES": "2021-06-10+01:00"}})
+    assert boamp.parse_ods_record(rec).fields["opening_date"] == date(2021, 6, 10)
+
+
+def test_rectificatif_statements_are_read_in_the_buyers_zone():
+    rec = ods(
+        "21-6",
+        {
+            "RECTIF": {
+                "MODIFICATION": {
+                    "RUB_INIT": "Date limite de réception des offres",
+                    "TXT_INIT": "2021-06-10T12:00:00+01:00",
+                    "LIRE": "2021-06-17T12:00:00+01:00",
+                },
+                "INFO_COMPLEMENTAIRE": "La date limite de remise des plis est reportée au 24/06/2021 à 12h00.",
+            }
+        },
+        nature="RECTIFICATIF",
+        etat="RECTIFICATIF",
+        code_departement=["972"],
+    )
+    amendments = boamp.parse_ods_record(rec).amendments
+    moments = {a.new.isoformat() for a in amendments if a.field == "tender_deadline"}
+    assert moments == {"2021-06-17T12:00:00-04:00", "2021-06-24T12:00:00-04:00"}
+
+
+def test_datelimitereponse_is_never_a_source_for_a_deadline():
+    """ODS derives it (legacy values converted to UTC, 3.2.5 ones relabelled UTC): the structured value wins,
+    and a record with only the flat field has no deadline."""
+    flat = {"datelimitereponse": "2021-06-10T10:00:00+00:00"}
+    assert v230_deadline("21-7", "2021-06-10T12:00:00+01:00", **flat).isoformat() == "2021-06-10T12:00:00+02:00"
+    alone = boamp.parse_ods_record(ods("21-8", {"IDENTITE": {}}, **flat))
+    assert "tender_deadline" not in alone.fields and "request_deadline" not in alone.fields
+    body = {"procedure": {"dateReceptionOffres": "2024-04-10T14:00:00"}}
+    snap = boamp.parse_ods_record(fns("24-4", body, datelimitereponse="2024-04-10T14:00:00+00:00"))
+    assert snap.fields["tender_deadline"].isoformat() == "2024-04-10T14:00:00+02:00"
+
+
+def test_no_module_reads_the_flat_datelimitereponse():
+    root = Path(boamp.__file__).resolve().parents[1]
+    readers = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if re.search(r"""["']datelimitereponse["']""", path.read_text(encoding="utf-8"), re.IGNORECASE)
+    ]
+    assert readers == []
+
+
+# the retired DILA API: epoch milliseconds are instants, written with the buyer's offset at that instant
+WINTER_NOON_PARIS = 1614596400000  # 2021-03-01T11:00Z
+SUMMER_NOON_PARIS = 1623319200000  # 2021-06-10T10:00Z
+
+
+def dila_api(receptoffres: int, *, dep: list[str] | None = None, cp: str | None = None) -> dict:
+    return {
+        "gestion": {
+            "reference": {
+                "idweb": "20-152081",
+                "typeavis": {"statut": {"initial": "<?xml version='1.0'?><INITIAL/>"}},
+            },
+            "indexation": {"datepublication": 1607900400000, "deppublication": dep},
+        },
+        "donnees": {
+            "identite": {"denomination": "Commune", "cp": cp},
+            "conditiondelai": {"receptoffres": receptoffres},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "epoch, dep, cp, expected",
+    [
+        (WINTER_NOON_PARIS, ["13"], None, "2021-03-01T12:00:00+01:00"),
+        (SUMMER_NOON_PARIS, ["13"], None, "2021-06-10T12:00:00+02:00"),
+        (SUMMER_NOON_PARIS, ["974"], None, "2021-06-10T14:00:00+04:00"),
+        (SUMMER_NOON_PARIS, None, "97300", "2021-06-10T07:00:00-03:00"),
+        (SUMMER_NOON_PARIS, None, None, "2021-06-10T12:00:00+02:00"),
+    ],
+)
+def test_dila_api_epochs_are_instants_in_the_buyers_offset(epoch, dep, cp, expected):
+    snap = boamp.parse_dila_api_json(dila_api(epoch, dep=dep, cp=cp))
+    deadline = snap.fields["tender_deadline"]
+    assert deadline.isoformat() == expected
+    assert deadline.timestamp() * 1000 == epoch
+    assert snap.published == date(2020, 12, 14)  # DILA's day: midnight in Paris, wherever the buyer is

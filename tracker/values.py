@@ -116,11 +116,14 @@ def parse_boamp_moment(value: str, *, zone: ZoneInfo = PARIS) -> date | datetime
     """A BOAMP date or date-time: the buyer's wall time, whatever offset label it carries.
 
     BOAMP's legacy values say ``+01:00`` in every month (``2016-04-29T12:00:00+01:00``,
-    ``….000+01:00``), and 3.2.5 values are naive (``2024-04-10T14:00:00``): both are the clock time of the
-    buyer, so they get the offset of ``zone`` at that time of that day (see :func:`wall_time` for the clock
-    change nights). Any other explicit offset (``Z``, ``+02:00``, ``-04:00``) is kept as stated. Seconds
-    are kept, fractions dropped; ``24:00`` is the next day's ``00:00``. A date without a time stays a date
-    (``2021-01-27``, ``2021-01-27+01:00``). Anything else is None.
+    ``….000+01:00``), 3.2.5 values are naive (``2024-04-10T14:00:00``) or say ``Z``
+    (``2025-09-15T12:00:00Z``): all are the clock time of the buyer, so they get the offset of ``zone`` at
+    that time of that day (see :func:`wall_time` for the clock change nights). ``Z`` is a label like
+    ``+01:00``: 9 of the 10 ``Z`` deadlines of the 500-record sample read 12:00, the usual noon deadline,
+    never 10:00 (noon in Paris in UTC); and reading a true UTC time as a wall time can only make a
+    deadline earlier, never late. Any other explicit offset (``+02:00``, ``-04:00``) is kept as stated.
+    Seconds are kept, fractions dropped; ``24:00`` is the next day's ``00:00``. A date without a time stays
+    a date (``2021-01-27``, ``2021-01-27+01:00``). Anything else is None.
     """
     text = value.strip().upper()
     if _ISO_DATE.match(text) or _ISO_DATE_OFFSET.match(text):
@@ -132,13 +135,14 @@ def parse_boamp_moment(value: str, *, zone: ZoneInfo = PARIS) -> date | datetime
         return None
     dt += timedelta(days=next_day)
     offset = dt.utcoffset()
-    if offset is None or offset == LEGACY_OFFSET:
+    if offset is None or offset in LABEL_OFFSETS:
         return fixed_offset(wall_time(dt.date(), dt.hour, dt.minute, zone=zone, second=dt.second))
     return fixed_offset(dt.replace(microsecond=0))
 
 
-#: the offset BOAMP's legacy values carry in every month: a label, not the offset of the time it labels
-LEGACY_OFFSET = timedelta(hours=1)
+#: the offsets BOAMP writes whatever the zone and the month (legacy ``+01:00``, 3.2.5 ``Z``): labels, not the
+#: offsets of the times they label
+LABEL_OFFSETS = frozenset({timedelta(hours=1), timedelta(0)})
 _HOUR_24 = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ])24(:00(?::00(?:\.0+)?)?)")
 
 

@@ -19,15 +19,23 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tracker.exceptions import ParseError
 from tracker.notice import NoticeSnapshot
 from tracker.parse import statements
 from tracker.parse.eforms import snapshot_from_eforms
 from tracker.parse.tree import as_list, choice, dig, text_of
-from tracker.values import parse_amount, parse_iso
+from tracker.values import (
+    PARIS,
+    department_of_postal_code,
+    fixed_offset,
+    parse_amount,
+    parse_boamp_moment,
+    zone_for_department,
+)
 
 SOURCE = "boamp"
 NOTICE_URL = "https://www.boamp.fr/pages/avis/?q=idweb:{}"
@@ -140,12 +148,50 @@ def collect_links(flat: dict[str, Any], gestion: dict[str, Any], donnees: dict[s
     return list(dict.fromkeys(found))
 
 
+# ------------------------------------------------------------------ the buyer's time zone
+
+_DEPARTMENT_CODE = re.compile(r"(?<![\dA-Z])(\d{2,3}|2[AB])(?![\dA-Z])", re.IGNORECASE)
+
+
+def _department_codes(values: Any) -> list[str]:
+    """Département codes in a field: a string, a list of them, or a list written as JSON text."""
+    return [m for v in as_list(values) for m in _DEPARTMENT_CODE.findall(text_of(v) or "")]
+
+
+def _buyer_postal_code(donnees: dict[str, Any]) -> str | None:
+    """The buyer's postal code: v230 ``IDENTITE/CP``, 3.2.5 ``organisme/cp`` or ``organisme/adr/cp``."""
+    found = [dig(donnees, "IDENTITE", "CP")]
+    for fmt in ("FNSimple", "MAPA", "DSP"):
+        found += [dig(donnees, fmt, "organisme", "cp"), dig(donnees, fmt, "organisme", "adr", "cp")]
+    return next((s for s in (text_of(v) for v in found) if s), None)
+
+
+def record_zone(flat: dict[str, Any], gestion: dict[str, Any], donnees: dict[str, Any]) -> ZoneInfo:
+    """The buyer's time zone, in which the record's legacy (``+01:00``) and naive date-times are wall times.
+
+    From the record's départements (``code_departement``, else ``INDEXATION/DEP_PUBLICATION``); when they
+    are in several zones (a notice published in Paris and in Guadeloupe) or absent, from the buyer's postal
+    code; when that is missing too, the first département's zone; Europe/Paris when nothing is known.
+    """
+    codes = _department_codes(flat.get("code_departement")) or _department_codes(
+        dig(gestion, "INDEXATION", "DEP_PUBLICATION")
+    )
+    zones = list(dict.fromkeys(zone_for_department(c) for c in codes))
+    if len(zones) == 1:
+        return zones[0]
+    buyer = department_of_postal_code(_buyer_postal_code(donnees))
+    if buyer is not None:
+        return zone_for_department(buyer)
+    return zones[0] if zones else PARIS
+
+
 # ------------------------------------------------------------------ v230/v240 donnees
 
 
-def _date_field(value: Any) -> date | datetime | None:
+def _date_field(value: Any, zone: ZoneInfo) -> date | datetime | None:
+    """A structured BOAMP date or date-time; see :func:`tracker.values.parse_boamp_moment`."""
     s = text_of(value)
-    return parse_iso(s) if s else None
+    return parse_boamp_moment(s, zone=zone) if s else None
 
 
 def _duration(node: Any) -> str | None:
@@ -158,7 +204,7 @@ def _duration(node: Any) -> str | None:
     return None
 
 
-def _v230_fields(dn: dict[str, Any]) -> dict[str, Any]:
+def _v230_fields(dn: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     delai = dn.get("CONDITION_DELAI") or {}
     admin = dn.get("CONDITION_ADMINISTRATIVE") or {}
@@ -173,7 +219,7 @@ def _v230_fields(dn: dict[str, Any]) -> dict[str, Any]:
         "end_date": dig(obj, "DUREE_DELAI", "DATE_FIN"),
     }
     for name, raw in candidates.items():
-        value = _date_field(raw)
+        value = _date_field(raw, zone)
         if value is not None:
             fields[name] = value
     duration = _duration(dig(obj, "DUREE_DELAI")) or _duration(dig(obj, "ACCORD_CADRE"))
@@ -193,7 +239,7 @@ def _v230_fields(dn: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _v230_lots(dn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _v230_lots(dn: dict[str, Any], zone: ZoneInfo) -> dict[str, dict[str, Any]]:
     lots: dict[str, dict[str, Any]] = {}
     entries = as_list(dig(dn, "OBJET", "LOTS", "LOT"))
     if len(entries) < 2 and dig(dn, "OBJET", "DIV_EN_LOTS", "NON") is not None:
@@ -210,7 +256,7 @@ def _v230_lots(dn: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if duration:
             data["duration"] = duration
         for name, raw in (("start_date", lot.get("DATE_DEBUT")), ("end_date", lot.get("DATE_FIN"))):
-            value = _date_field(raw)
+            value = _date_field(raw, zone)
             if value is not None:
                 data[name] = value
         amount = parse_amount(text_of(lot.get("VALEUR")))
@@ -239,12 +285,12 @@ def _v230_nuts(dn: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------------ 3.2.5 FNSimple / MAPA / DSP
 
 
-def _fns_fields(body: dict[str, Any]) -> dict[str, Any]:
+def _fns_fields(body: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    deadline = _date_field(dig(body, "procedure", "dateReceptionOffres"))
+    deadline = _date_field(dig(body, "procedure", "dateReceptionOffres"), zone)
     if deadline is not None:
         fields["tender_deadline"] = deadline
-    request = _date_field(dig(body, "procedure", "dateReceptionCandidatures"))
+    request = _date_field(dig(body, "procedure", "dateReceptionCandidatures"), zone)
     if request is not None:
         fields["request_deadline"] = request
     months = text_of(dig(body, "natureMarche", "dureeMois"))
@@ -277,7 +323,9 @@ def _fns_lots(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return lots
 
 
-def _snapshot_325(kind_body: str, body: dict[str, Any], org: dict[str, Any], snap: NoticeSnapshot) -> None:
+def _snapshot_325(
+    kind_body: str, body: dict[str, Any], org: dict[str, Any], snap: NoticeSnapshot, zone: ZoneInfo
+) -> None:
     snap.buyer = snap.buyer or clean_name(org.get("nomOfficiel")) or clean_name(org.get("acheteurPublic"))
     nature = body.get("natureMarche") or body.get("description") or {}
     snap.title = text_of(dig(nature, "intitule")) or text_of(dig(nature, "objet")) or snap.title
@@ -287,9 +335,9 @@ def _snapshot_325(kind_body: str, body: dict[str, Any], org: dict[str, Any], sna
         snap.cpv = [cpv, *[c for c in snap.cpv if c != cpv]]
     if kind_body == "rectificatif":
         snap.restatement = False
-        snap.amendments = statements.rectif_325_amendments(body)
+        snap.amendments = statements.rectif_325_amendments(body, zone=zone)
     elif kind_body == "initial":
-        snap.fields.update(_fns_fields(body))
+        snap.fields.update(_fns_fields(body, zone))
         snap.lots = _fns_lots(body)
         ref = text_of(dig(body, "communication", "identifiantInterne"))
         if ref:
@@ -298,7 +346,7 @@ def _snapshot_325(kind_body: str, body: dict[str, Any], org: dict[str, Any], sna
         snap.extra["award_text"] = text_of(body.get("attributionMarche"))
 
 
-def _apply_325(donnees: dict[str, Any], snap: NoticeSnapshot) -> bool:
+def _apply_325(donnees: dict[str, Any], snap: NoticeSnapshot, zone: ZoneInfo) -> bool:
     for fmt in ("FNSimple", "MAPA", "DSP"):
         part = donnees.get(fmt)
         if not isinstance(part, dict):
@@ -306,7 +354,7 @@ def _apply_325(donnees: dict[str, Any], snap: NoticeSnapshot) -> bool:
         org = _mapping(part.get("organisme"))
         for kind_body, body in part.items():
             if kind_body != "organisme" and isinstance(body, dict):
-                _snapshot_325(kind_body, body, org, snap)
+                _snapshot_325(kind_body, body, org, snap, zone)
         snap.extra["format"] = fmt
         return True
     return False
@@ -396,7 +444,7 @@ def _published(value: Any) -> date | None:
         return None
 
 
-def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
+def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot, zone: ZoneInfo) -> None:
     snap.title = text_of(dig(donnees, "OBJET", "TITRE_MARCHE")) or snap.title
     snap.description = text_of(dig(donnees, "OBJET", "OBJET_COMPLET"))
     snap.buyer = clean_name(dig(donnees, "IDENTITE", "DENOMINATION")) or snap.buyer
@@ -409,7 +457,7 @@ def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
         snap.extra["buyer_ref"] = ref
     if snap.kind == "rectificatif" or isinstance(donnees.get("RECTIF"), dict):
         snap.restatement = False
-        snap.amendments = statements.rectif_amendments(donnees)
+        snap.amendments = statements.rectif_amendments(donnees, zone=zone)
         if snap.kind == "initial":
             snap.kind = "rectificatif"
         return
@@ -417,14 +465,19 @@ def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot) -> None:
         snap.restatement = False
         snap.reason = text_of(dig(donnees, "ANNULATION", "MOTIF"))
         return
-    snap.fields.update(_v230_fields(donnees))
-    snap.lots = _v230_lots(donnees)
+    snap.fields.update(_v230_fields(donnees, zone))
+    snap.lots = _v230_lots(donnees, zone)
 
 
 def snapshot_from_parts(
     flat: dict[str, Any], gestion: Any, donnees: Any, *, idweb: str | None = None
 ) -> NoticeSnapshot:
-    """Build a snapshot from a record's flat fields and its ``gestion``/``donnees`` trees."""
+    """Build a snapshot from a record's flat fields and its ``gestion``/``donnees`` trees.
+
+    Date-times are read in the buyer's zone (:func:`record_zone`). The flat ``datelimitereponse`` is never
+    read: ODS derives it from the structured values (legacy ones converted to UTC, 3.2.5 ones relabelled UTC),
+    so it is no source for a deadline.
+    """
     gestion = gestion if isinstance(gestion, dict) else {}
     donnees = donnees if isinstance(donnees, dict) else {}
     idweb = idweb or valid_idweb(flat.get("idweb")) or valid_idweb(dig(gestion, "REFERENCE", "IDWEB"))
@@ -432,12 +485,13 @@ def snapshot_from_parts(
         raise ParseError(f"no valid idweb (got {flat.get('idweb') or dig(gestion, 'REFERENCE', 'IDWEB')!r})")
     snap = _common(idweb, flat, gestion, donnees)
     schema = str(flat.get("source_schema") or dig(gestion, "INDEXATION", "SCHEMA") or "")
-    if _apply_eforms(donnees, snap) or _apply_325(donnees, snap):
+    zone = record_zone(flat, gestion, donnees)
+    if _apply_eforms(donnees, snap) or _apply_325(donnees, snap, zone):
         pass
     elif "v110" in schema or "NOJO" in gestion:
         _apply_v110(donnees, snap)
     else:
-        _apply_v230(donnees, snap)
+        _apply_v230(donnees, snap, zone)
     if snap.kind == "award":
         snap.restatement = False
     if snap.kind == "rectificatif":
@@ -512,36 +566,47 @@ _LEGACY_KEYS = {
 }
 
 
-def _legacy_value(key: str, value: Any) -> Any:
+_EPOCH_KEYS = frozenset({"receptoffres", "receptcandidat"})
+#: days of DILA's publication calendar, written as the epoch of their midnight in Paris
+_EPOCH_DAY_KEYS = frozenset({"datepublication", "datefindiffusion", "dateenvoi"})
+
+
+def _legacy_value(key: str, value: Any, zone: ZoneInfo | None) -> Any:
+    """An epoch-millisecond date: a publication day is DILA's (Paris) day; any other is an instant, written
+    with the buyer's offset at that instant. With no zone yet (the first pass), kept as it is."""
     if isinstance(value, str) and value.startswith("<?xml"):
         return ""  # an empty XML element rendered as an XML string: a chosen option
-    epoch_key = key.startswith("date") or key == "receptoffres"
-    if epoch_key and isinstance(value, int) and not isinstance(value, bool) and value > 10**11:
-        return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+    epoch_key = key.startswith("date") or key in _EPOCH_KEYS
+    if zone and epoch_key and isinstance(value, int) and not isinstance(value, bool) and value > 10**11:
+        if key in _EPOCH_DAY_KEYS:
+            return datetime.fromtimestamp(value / 1000, tz=PARIS).date().isoformat()
+        return fixed_offset(datetime.fromtimestamp(value / 1000, tz=zone)).isoformat()
     return value
 
 
-def _legacy_tree(obj: Any, key: str = "") -> Any:
+def _legacy_tree(obj: Any, key: str = "", zone: ZoneInfo | None = None) -> Any:
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
             if v is None:
                 continue
-            out[_LEGACY_KEYS.get(k, k.upper())] = _legacy_tree(v, k)
+            out[_LEGACY_KEYS.get(k, k.upper())] = _legacy_tree(v, k, zone)
         return out
     if isinstance(obj, list):
-        items = [_legacy_tree(v, key) for v in obj]
+        items = [_legacy_tree(v, key, zone) for v in obj]
         return items[0] if len(items) == 1 and key not in ("descripteur", "cpv") else items
-    return _legacy_value(key, obj)
+    return _legacy_value(key, obj, zone)
 
 
 def parse_dila_api_json(obj: dict[str, Any]) -> NoticeSnapshot:
     """The retired DILA API (``api-boamp/annonces/v230/{id}``): lower-case keys, epoch-ms dates.
 
-    Epoch dates are instants; they are kept in UTC (the API gives no wall time).
+    Epoch dates are instants: kept as such, written with the buyer's offset at that instant (a first pass
+    over the trees finds the buyer's zone, a second converts the dates in it).
     """
-    gestion = _legacy_tree(obj.get("gestion") or {})
-    donnees = _legacy_tree(obj.get("donnees") or {})
+    zone = record_zone({}, _legacy_tree(obj.get("gestion") or {}), _legacy_tree(obj.get("donnees") or {}))
+    gestion = _legacy_tree(obj.get("gestion") or {}, zone=zone)
+    donnees = _legacy_tree(obj.get("donnees") or {}, zone=zone)
     if isinstance(donnees.get("OBJET"), list):
         donnees["OBJET"] = donnees["OBJET"][0] if donnees["OBJET"] else {}
     return snapshot_from_parts({}, gestion, donnees)

@@ -67,7 +67,7 @@ def read_statement(statement: Statement, *, zone: ZoneInfo = PARIS) -> list[Amen
 _URL_RE = re.compile(r"https?://[^\s<>\"')]+")
 
 
-def _modification_amendments(mod: dict[str, Any]) -> list[Amendment]:
+def _modification_amendments(mod: dict[str, Any], zone: ZoneInfo = PARIS) -> list[Amendment]:
     rub = text_of(mod.get("RUB_INIT"))
     mention = text_of(mod.get("APRES_MENTION"))
     lot = text_of(mod.get("LOT"))
@@ -86,7 +86,7 @@ def _modification_amendments(mod: dict[str, Any]) -> list[Amendment]:
     else:
         old_text, new_text = text_of(mod.get("TXT_INIT")), text_of(mod.get("LIRE"))
     evidence = f"{section or ''} : {old_text or ''} → {new_text or ''}".strip(" :")
-    typed = _typed_statement(field, old_text, new_text, lot=lot, section=section, evidence=evidence)
+    typed = _typed_statement(field, old_text, new_text, lot=lot, section=section, evidence=evidence, zone=zone)
     if typed:
         return [typed]
     if not old_text and not new_text:
@@ -102,14 +102,15 @@ def _typed_statement(
     lot: str | None,
     section: str | None,
     evidence: str,
+    zone: ZoneInfo = PARIS,
 ) -> Amendment | None:
     if field is None or not new_text:
         return None
     if field in DATE_FIELDS:
-        new = frtext.parse_moment(new_text)
+        new = frtext.parse_moment(new_text, zone=zone)
         if new is None:
             return None
-        old = frtext.parse_moment(old_text) if old_text else None
+        old = frtext.parse_moment(old_text, zone=zone) if old_text else None
         return Amendment(field=field, old=old, new=new, lot=lot, section=section, evidence=evidence)
     if field in ("documents_url", "submission_url"):
         new_url = _URL_RE.search(new_text)
@@ -131,11 +132,13 @@ def _typed_statement(
     return None
 
 
-def free_text_amendments(text: str | None, *, section: str, lot: str | None = None) -> list[Amendment]:
+def free_text_amendments(
+    text: str | None, *, section: str, lot: str | None = None, zone: ZoneInfo = PARIS
+) -> list[Amendment]:
     """Typed amendments found in a free text, and the rest of the text kept as a text change."""
     if not text:
         return []
-    typed = frtext.interpret(text, lot=lot, section=section)
+    typed = frtext.interpret(text, lot=lot, section=section, zone=zone)
     rest = text
     for amendment in typed:
         rest = rest.replace(amendment.evidence, " ") if amendment.evidence else rest
@@ -148,16 +151,16 @@ def free_text_amendments(text: str | None, *, section: str, lot: str | None = No
     return out
 
 
-def rectif_amendments(dn: dict[str, Any]) -> list[Amendment]:
+def rectif_amendments(dn: dict[str, Any], *, zone: ZoneInfo = PARIS) -> list[Amendment]:
     rectif = dn.get("RECTIF")
     if not isinstance(rectif, dict):
         return []
     out: list[Amendment] = []
     for mod in as_list(rectif.get("MODIFICATION")):
         if isinstance(mod, dict):
-            out += _modification_amendments(mod)
+            out += _modification_amendments(mod, zone)
     for key in ("INFO_COMPLEMENTAIRE", "AJOUT", "SUPPRESSION"):
-        out += free_text_amendments(text_of(rectif.get(key)), section=_SECTION_LABELS.get(key, key))
+        out += free_text_amendments(text_of(rectif.get(key)), section=_SECTION_LABELS.get(key, key), zone=zone)
     return out
 
 
@@ -170,16 +173,16 @@ _SECTION_LABELS = {
 }
 
 
-def rectif_325_amendments(body: dict[str, Any]) -> list[Amendment]:
+def rectif_325_amendments(body: dict[str, Any], *, zone: ZoneInfo = PARIS) -> list[Amendment]:
     out: list[Amendment] = []
     infos = body.get("infosRectif")
     for key, value in infos.items() if isinstance(infos, dict) else []:
         for text in as_list(value):
-            out += free_text_amendments(text_of(text), section=_SECTION_LABELS.get(key) or str(key))
+            out += free_text_amendments(text_of(text), section=_SECTION_LABELS.get(key) or str(key), zone=zone)
     for key, value in body.items():
         if key.lower().startswith("lire") and key != "infosRectif":
             new = text_of(value)
-            moment = frtext.parse_moment(new) if new else None
+            moment = frtext.parse_moment(new, zone=zone) if new else None
             field = frtext.field_for_label(key[4:]) or "tender_deadline"
             if moment is not None and field in DATE_FIELDS:
                 out.append(Amendment(field=field, new=moment, section=key, evidence=f"{key} : {new}"))
