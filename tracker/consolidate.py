@@ -144,8 +144,60 @@ def _partial(rec: dict[str, Any], prev: dict[str, Any] | None) -> tuple[dict[str
     return state, sort_changes(changes) if kind != "rectificatif" else changes
 
 
+#: notices whose very purpose is to amend: each makes a version with at least one change
+AMENDMENT_KINDS = frozenset({"rectificatif", "change", "cancellation"})
+
+
+def is_amendment(rec: dict[str, Any]) -> bool:
+    """A notice published to amend a procedure: a rectificatif, an eForms change notice, a cancellation, or any
+    notice stating amendments or carrying an eForms change section."""
+    extra = rec.get("extra") or {}
+    return (
+        rec.get("kind") in AMENDMENT_KINDS
+        or bool(rec.get("amendments"))
+        or bool(extra.get("change_descriptions") or extra.get("reason_code") or extra.get("documents_changed"))
+    )
+
+
+def stated_change(rec: dict[str, Any]) -> Change:
+    """What an amendment notice says when nothing in it could be typed or applied: kept as a text change, so
+    its subscribers still hear of it (a dropped amendment is the worst failure)."""
+    extra = rec.get("extra") or {}
+    parts: list[str] = []
+    sections: list[str] = []
+    for am in rec.get("amendments") or []:
+        said = " → ".join(str(v) for v in (am.get("old"), am.get("new")) if v not in (None, ""))
+        parts.append(am.get("evidence") or said or am.get("section") or "")
+        if am.get("section"):
+            sections.append(str(am["section"]))
+    for entry in extra.get("change_descriptions") or []:
+        if isinstance(entry, dict) and entry.get("text"):
+            parts.append(str(entry["text"]))
+        if isinstance(entry, dict) and entry.get("section"):
+            sections.append(str(entry["section"]))
+    if extra.get("documents_changed"):
+        day = extra.get("documents_change_date")
+        parts.append(f"documents de la consultation modifiés{f' le {day}' if day else ''}")
+    if rec.get("reason"):
+        parts.append(str(rec["reason"]))
+    text = " ; ".join(dict.fromkeys(p for p in parts if p)) or f"avis {rec.get('kind') or 'modificatif'} publié"
+    lots = {am.get("lot") for am in rec.get("amendments") or []}
+    return Change(
+        field="text",
+        old=None,
+        new=text,
+        lot=lots.pop() if len(lots) == 1 else None,
+        section=", ".join(dict.fromkeys(sections)) or None,
+        evidence=text,
+    )
+
+
 def consolidate(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], VersionData | None]]:
-    """Every record in publication order, with the version it makes (None: it changes nothing)."""
+    """Every record in publication order, with the version it makes (None: it changes nothing).
+
+    An amendment notice (:func:`is_amendment`) always makes a version with at least one change: when none of
+    its statements could be typed or applied, what it says is kept as a text change.
+    """
     out: list[tuple[dict[str, Any], VersionData | None]] = []
     prev: dict[str, Any] | None = None
     for rec in sorted(records, key=order_key):
@@ -154,6 +206,8 @@ def consolidate(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Ver
             changes = [] if prev is None else diff_states(prev, state)
         else:
             state, changes = _partial(rec, prev)
+        if not changes and is_amendment(rec):
+            changes = [stated_change(rec)]
         if prev is not None and not changes:
             out.append((rec, None))
             continue
