@@ -27,19 +27,37 @@ lookarounds of fixed width, so hostile input (100 KB of digits, dots or spaces) 
 
 from __future__ import annotations
 
+import html
+import itertools
 import re
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from decimal import Decimal
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from tracker.notice import DATE_FIELDS, Amendment
 from tracker.values import PARIS, fixed_offset, parse_boamp_moment, wall_time
 
-__all__ = ["Moment", "field_for_label", "find_moments", "interpret", "parse_moment"]
+__all__ = [
+    "Found",
+    "Moment",
+    "field_for_label",
+    "find_amounts",
+    "find_durations",
+    "find_moments",
+    "find_urls",
+    "hint_for_label",
+    "interpret",
+    "lots_in",
+    "lots_named",
+    "parse_amount_text",
+    "parse_duration",
+    "parse_moment",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +69,7 @@ class Moment:
     end: int
 
 
-Pair = tuple[date | datetime | None, date | datetime]  # (old, new)
+Pair = tuple[Any, Any]  # (old, new)
 Keywords = tuple[tuple[str, re.Pattern[str]], ...]  # (field, regex), best first
 
 # ---------------------------------------------------------------- folding
@@ -224,17 +242,29 @@ _DATE_KEYWORDS: Final[Keywords] = (
     ),
 )
 _VALUE_KEYWORDS: Final[Keywords] = (
-    ("estimated_value", re.compile(r"valeur\s+(?:totale\s+)?estimee|montant\s+(?:total\s+)?estime")),
+    (
+        "estimated_value",
+        re.compile(
+            r"valeur\s+(?:totale\s+)?estimee|montant\s+(?:total\s+)?estime"
+            r"|valeur\s+(?:totale\s+)?hors\s+(?:t\.?\s?v\.?\s?a|taxes?)"
+        ),
+    ),
     ("max_value", re.compile(r"(?:valeur|montant)\s+(?:total\s+|totale\s+)?maxim")),
 )
 _URL_KEYWORDS: Final[Keywords] = (
     (
         "submission_url",
-        re.compile(r"profil\s+(?:d'\s?)?acheteur|adresse\s+de\s+depot|(?:remise|depot)\s+electronique"),
+        re.compile(
+            r"profil\s+(?:d'\s?)?acheteur|adresse\s+de\s+depot|(?:remise|depot)\s+electronique|plateforme\s+de\s+depot"
+            r"|offres\s+(?:ou\s+les\s+demandes\s+de\s+participation\s+)?doivent\s+etre\s+(?:envoyees|transmises|deposees|remises)"
+        ),
     ),
     (
         "documents_url",
-        re.compile(r"documents?\s+de\s+(?:la\s+)?consultation|\bdce\b|dossier\s+de\s+(?:la\s+)?consultation"),
+        re.compile(
+            r"documents?\s+de\s+(?:la\s+)?consultation|\bdce\b|dossier\s+de\s+(?:la\s+)?consultation"
+            r"|documents\s+du\s+marche|documents\s+peuvent\s+etre\s+obtenus|(?:retrait|telechargement)\s+du\s+dossier"
+        ),
     ),
 )
 _DATE_WORD: Final = re.compile(r"\b(?:dates?|heures?|delais?|limites?)\b")
@@ -248,6 +278,8 @@ _SECTIONS: Final[dict[str, str | None]] = {
     "iv.3.8": "opening_date",
     "iv.2.6": None,  # offer validity: not tracked
     "ii.2.7": "duration",
+    "ii.1.5": "estimated_value",
+    "ii.2.6": "estimated_value",
     "ii.3": "duration",
 }
 
@@ -287,13 +319,21 @@ def _section_field(words: str) -> tuple[bool, str | None]:
     return False, None
 
 
-def _date_fields(words: str) -> list[str]:
-    """The date fields some words name (by keyword, else by section number)."""
-    named = [field for field in _named_fields(words) if field in DATE_FIELDS]
-    if named:
-        return named
-    _, field = _section_field(words)
-    return [field] if field in DATE_FIELDS and field is not None else []
+#: Headings too generic to name the field of a value under them ("VI.3) Renseignements complémentaires").
+_GENERIC_HEADING: Final = re.compile(
+    r"[\W\divx]*(?:bloc\s+)?(?:autres?\s+)?(?:renseignements?|informations?)(?:\s+complementaires?)?\W*", re.I
+)
+
+
+def hint_for_label(label: str | None) -> str | None:
+    """The field a section heading names, to read a value under it that its own words do not name.
+
+    As :func:`field_for_label`, except that a generic heading ("Renseignements complémentaires", which
+    also names the questions deadline) hints nothing.
+    """
+    if not label or _GENERIC_HEADING.fullmatch(_words(label)):
+        return None
+    return field_for_label(label)
 
 
 # ---------------------------------------------------------------- sentences
@@ -304,26 +344,84 @@ def _date_fields(words: str) -> list[str]:
 _SENTENCE_END: Final = re.compile(r"\.(?=\s+(?!(?i:lire)\b)[A-Z])|(?<=[a-z\d]{2})\.(?=[A-Z][a-z])|[;!?](?=\s)")
 _LINE: Final = re.compile(r"[^\n]+")
 
-#: Connectives introducing the new value (so a moment before them is the old one).
+#: Connectives introducing the new value (so a value before them is the old one).
 _BEFORE_NEW: Final = re.compile(
     r"\b(?:report|repouss|prorog|decal|prolong)(?:e|ee|es|ees|ent|era|eront|ation|age)?\b"
     r"|\blire\b|→|->|=>|⇒|\bremplacee?s?\s+par\b|\bdesormais\b|\bnouvel(?:le)?s?\s+dates?\b"
-    r"|\b(?:est|sont|sera|seront|ete)\s+(?:desormais\s+|donc\s+)?fixee?s?\b|\bmodifiee?s?\b",
+    r"|\b(?:est|sont|sera|seront|ete)\s+(?:desormais\s+|donc\s+)?(?:fixee?s?|portee?s?)\b|\bmodifiee?s?\b",
     re.IGNORECASE,
 )
-#: Connectives introducing the old value (so a moment before them is the new one).
+#: Connectives introducing the old value (so a value before them is the new one).
 _BEFORE_OLD: Final = re.compile(
     r"\bau\s+lieu\s+d|\bet\s+non\b|\ben\s+remplacement\s+d|\bremplace(?:nt)?\b(?!\s+par\b)", re.IGNORECASE
 )
-#: Words marking the following moment as the former value, only meaningful before both moments.
+#: Words marking the following value as the former one, only meaningful before both values.
 _FORMER: Final = re.compile(r"\b(?:initialement|precedemment|anciennement)\b", re.IGNORECASE)
 _MODIFIED: Final = re.compile(r"\bmodifiee?s?\b", re.IGNORECASE)
 _BARE_TO: Final = re.compile(r"\s*(?:,\s*)?(?:au|a|jusqu'au|jusqu'a)\s+(?:le\s+)?", re.IGNORECASE)
 _VALUE_LEAD: Final = re.compile(r"\s*|.*(?:\b(?:au|a|le|du|jusqu'au|jusqu'a)|:|→|->|=>)\s*", re.IGNORECASE | re.DOTALL)
+_AMOUNT_LEAD: Final = re.compile(r"\s*|.*(?:\b(?:au|a|le|du|de|d'|jusqu'au|jusqu'a)|:|→|->|=>)\s*", re.I | re.DOTALL)
 _OTHER_EVENT: Final = re.compile(r"\b(?:visite|lieu|seance|reunion|publication|publie|mise\s+en\s+ligne)\b", re.I)
+#: Other events, for a value stated without a verb: "aura lieu le" is the event itself, not another one.
+_OTHER_EVENT_STATED: Final = re.compile(
+    r"\b(?:visite|seance|reunion|publication|publie|mise\s+en\s+ligne|reponses?|echantillons?)\b"
+    r"|(?<!aura )(?<!auront )(?<!a )\blieu\b",
+    re.I,
+)
 _UNCHANGED: Final = re.compile(r"\b(?:inchangee?s?|maintenue?s?|reste|restent|demeure|demeurent)\b", re.I)
 _NEGATION: Final = re.compile(r"(?<!non )\bpas\b|\bn'(?:est|a|ont|sont|etait|etaient|sera|seront)\b", re.I)
 _MAX_LEAD: Final = 80
+#: What may stand around a bare value named by the section alone ("Date : le 16/02/21 à 14h00").
+_BARE: Final = re.compile(
+    r"[\s:,.()\-]*(?:(?:le|la|au|a|du|des|de|d'|jusqu'au|jusqu'a|avant|date|heure|heures|limite|nouvelle|lire"
+    r"|et|locale|paris|precises?|ht|h\.t\.|ttc|hors|taxes?|tva|valeur|montant|duree|en|mois)\b[\s:,.()\-]*)*",
+    re.I,
+)
+#: The end of a label before its value in a free text: "Date limite de réception des offres : ".
+_COLON_LEAD: Final = re.compile(r".*:\s*(?:le\s+)?", re.I | re.DOTALL)
+#: Between two field names that share one value: "des offres et d'ouverture des plis".
+_CONJ: Final = re.compile(
+    r"\s*(?:,|et|ainsi\s+que)\s*(?:(?:la|le|les|de|du|des|d'|celle|celles)\s*){0,3}"
+    r"(?:dates?\s*(?:et\s+heures?\s*)?(?:limites?\s*)?)?(?:(?:de|d'|du|des)\s*)?"
+)
+
+Change = tuple[str, Any, Any]  # (field, old, new)
+
+
+class _Spanned(Protocol):
+    @property
+    def value(self) -> Any: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A value found in a text (an amount, a duration, a URL), with its span ``text[start:end]``."""
+
+    value: Any
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One sentence (or line) of a text, in its three forms, with its moments and how to read it."""
+
+    text: str
+    folded: str
+    lower: str
+    start: int
+    end: int
+    moments: list[Moment]
+    stated: bool
+    hint: str | None
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.start, self.end
 
 
 def interpret(
@@ -333,37 +431,43 @@ def interpret(
     lot: str | None = None,
     section: str | None = None,
     zone: ZoneInfo = PARIS,
+    stated: bool = False,
 ) -> list[Amendment]:
-    """Typed amendments stated by a free text (one per sentence that moves a date).
+    """Typed amendments stated by a text, one per sentence and field it changes (and per lot it names).
 
-    Sentences that state no typed change produce nothing (the caller keeps the whole text as a text
-    change). ``field_hint`` names the field when a sentence's words name none.
+    Dates, amounts, durations, URLs and the status (a procedure or lot declared "sans suite" or
+    "infructueux") are read. A free text (``stated=False``) must say that a value changes ("est reportée
+    au", "au lieu de", "lire", "Date limite … : <date>"); a text that states the values to read
+    (``stated=True``: a ``LIRE`` or added text) may also name a field and its value without a verb. Sentences
+    that state no typed change produce nothing (the caller keeps the text). ``field_hint`` names the
+    field when a sentence's words name none. ``lot`` wins over the lots a sentence names.
     """
     folded = _fold(text)
-    hint = field_hint if field_hint in DATE_FIELDS else None
+    lower = _lower(folded)
     found: list[Amendment] = []
     for start, end, moments in _units(folded, _moments(folded, zone)):
-        pair = _old_new(folded, (start, end), moments)
-        field = _field(folded, (start, end), moments[-1].end, hint) if pair else None
-        if pair is None or field is None:
+        unit = _Unit(text, folded, lower, start, end, moments, stated, field_hint)
+        changes = _unit_changes(unit)
+        if not changes:
             continue
         evidence = " ".join(text[start:end].split())
-        found.append(Amendment(field=field, old=pair[0], new=pair[1], lot=lot, section=section, evidence=evidence))
+        lots: list[str | None] = [lot] if lot else [*lots_in(lower, start, end)] or [None]
+        for field, old, new in changes:
+            found += [
+                Amendment(field=field, old=old, new=new, lot=each, section=section, evidence=evidence) for each in lots
+            ]
     return found
 
 
-def _field(folded: str, span: tuple[int, int], until: int, hint: str | None) -> str | None:
-    """The one date field named up to the last moment, else in the whole sentence, else the hint.
+def _lower(folded: str) -> str:
+    lower = folded.lower()
+    if len(lower) == len(folded):
+        return lower
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in folded)
 
-    Words before and among the moments win over later ones ("Date limite ... : A au lieu de B, suite
-    aux questions"); several fields named at the same level is ambiguous.
-    """
-    start, end = span
-    for words in (_words(folded[start:until]), _words(folded[start:end])):
-        named = _date_fields(words)
-        if named:
-            return named[0] if len(named) == 1 else None
-    return hint
+
+def _unit_changes(u: _Unit) -> list[Change]:
+    return [*_date_changes(u), *_status_changes(u), *_value_changes(u), *_duration_changes(u), *_url_changes(u)]
 
 
 def _units(folded: str, moments: list[Moment]) -> Iterator[tuple[int, int, list[Moment]]]:
@@ -391,21 +495,125 @@ def _between(moments: list[Moment], starts: Sequence[int], start: int, end: int)
     return moments[bisect_left(starts, start) : bisect_left(starts, end)]
 
 
-def _old_new(folded: str, span: tuple[int, int], moments: list[Moment]) -> Pair | None:
+# ---------------------------------------------------------------- sentences: dates
+
+
+def _date_changes(u: _Unit) -> list[Change]:
+    if not u.moments:
+        return []
+    if len(u.moments) <= 2:
+        pair = _old_new(u.folded, u.span, u.moments)
+        if pair is not None:
+            return [(field, pair[0], pair[1]) for field in _fields(u, u.moments[-1].end)]
+    if _connected(u.folded, u.start, u.end) or _doubtful(u.folded, u.start, u.end):
+        return []
+    return _stated_moments(u)
+
+
+def _fields(u: _Unit, until: int) -> list[str]:
+    """The date fields named up to the last moment, else in the whole sentence, else the hint.
+
+    Words before and among the moments win over later ones ("Date limite ... : A au lieu de B, suite aux
+    questions"); several fields named together share the value ("la date limite de réception des offres
+    et d'ouverture des plis"), named apart they are ambiguous.
+    """
+    for end in (until, u.end):
+        matches = _date_field_matches(u.lower, u.start, end)
+        if matches:
+            return _conjoined(u.lower, matches)
+        found, field = _section_field(_words(u.folded[u.start : end]))
+        if found:
+            return [field] if field in DATE_FIELDS and field is not None else []
+    return [u.hint] if u.hint in DATE_FIELDS and u.hint is not None else []
+
+
+def _date_field_matches(lower: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """(field, start, end) of the first words naming each date field in ``lower[start:end]``, in order."""
+    found: list[tuple[str, int, int]] = []
+    for field, regex in _DATE_KEYWORDS:
+        match = regex.search(lower, start, end)
+        if match:
+            found.append((field, match.start(), match.end()))
+    names = {field for field, _, _ in found}
+    if "tender_deadline" in names and "request_deadline" in names:
+        found = [f for f in found if f[0] != "request_deadline"]  # "offres ou demandes de participation"
+    return sorted(found, key=lambda f: f[1])
+
+
+def _conjoined(lower: str, matches: list[tuple[str, int, int]]) -> list[str]:
+    """The fields of the matches when they form one list ("A et B"), else none (ambiguous)."""
+    if len(matches) == 1:
+        return [matches[0][0]]
+    for (_, _, end), (_, start, _) in itertools.pairwise(matches):
+        if start < end or start - end > 40 or not _CONJ.fullmatch(lower, end, start):
+            return []
+    return [field for field, _, _ in matches]
+
+
+def _connected(folded: str, start: int, end: int) -> bool:
+    """Whether the text holds a connective of change ("reportée", "au lieu de", "initialement")."""
+    return any(regex.search(folded, start, end) for regex in (_BEFORE_NEW, _BEFORE_OLD, _FORMER))
+
+
+def _doubtful(folded: str, start: int, end: int) -> bool:
+    return bool(_UNCHANGED.search(folded, start, end) or _NEGATION.search(folded, start, end))
+
+
+def _stated_moments(u: _Unit) -> list[Change]:
+    """Moments each introduced by its own field name ("Date limite … : A. Date d'ouverture … : B").
+
+    A free text gives one, after a colon; a stated text (``LIRE``, added text) may give several, or one
+    that only the section names (the hint) when nothing but a bare value stands around it. A moment that
+    no name introduces makes the whole sentence ambiguous.
+    """
+    moments = u.moments
+    if not u.stated and len(moments) != 1:
+        return []
+    out: list[Change] = []
+    previous = u.start
+    for moment in moments:
+        fields = _lead_fields(u, previous, moment.start)
+        if not fields and len(moments) == 1 and u.stated and u.hint in DATE_FIELDS and u.hint is not None:
+            bare = _BARE.fullmatch(u.folded, previous, moment.start) and _BARE.fullmatch(u.folded, moment.end, u.end)
+            fields = [u.hint] if bare else []
+        if not fields or (not u.stated and not _COLON_LEAD.fullmatch(u.folded, previous, moment.start)):
+            return []
+        out += [(field, None, moment.value) for field in fields]
+        previous = moment.end
+    if len({field for field, _, _ in out}) != len(out):
+        return []  # one field given twice
+    return out
+
+
+def _lead_fields(u: _Unit, start: int, end: int) -> list[str]:
+    """The date fields that the words just before a value name, if nothing else stands between."""
+    matches = _date_field_matches(u.lower, start, end)
+    if not matches:
+        found, field = _section_field(_words(u.folded[start:end]))
+        return [field] if found and field in DATE_FIELDS and field is not None else []
+    between = max(e for _, _, e in matches)
+    if end - between > _MAX_LEAD or _OTHER_EVENT_STATED.search(u.folded, between, end):
+        return []
+    return _conjoined(u.lower, matches)
+
+
+def _old_new(
+    folded: str, span: tuple[int, int], items: Sequence[_Spanned], lead: re.Pattern[str] = _VALUE_LEAD
+) -> Pair | None:
     start = span[0]
-    if len(moments) == 1:
-        pair = _single(folded, span, moments[0])
-    elif len(moments) == 2:
-        pair = _ordered(folded, start, moments[0], moments[1])
+    if len(items) == 1:
+        pair = _single(folded, span, items[0], lead)
+    elif len(items) == 2:
+        pair = _ordered(folded, start, items[0], items[1])
     else:
         return None
-    if pair is None or pair[0] == pair[1] or _NEGATION.search(folded, start, moments[-1].start):
+    if pair is None or pair[0] == pair[1] or _NEGATION.search(folded, start, items[-1].start):
         return None
     return pair
 
 
-def _ordered(folded: str, start: int, first: Moment, second: Moment) -> Pair | None:
-    """Two moments: which one is old, from the connective between them, else before them."""
+def _ordered(folded: str, start: int, first: _Spanned, second: _Spanned) -> Pair | None:
+    """Two values: which one is old, from the connective between them, else before them."""
     gap_old = _BEFORE_OLD.search(folded, first.end, second.start)
     gap_new = _BEFORE_NEW.search(folded, first.end, second.start)
     if gap_old and gap_new:
@@ -422,18 +630,18 @@ def _ordered(folded: str, start: int, first: Moment, second: Moment) -> Pair | N
     return None
 
 
-def _single(folded: str, span: tuple[int, int], moment: Moment) -> Pair | None:
-    """One moment: the new value when a "new value" verb introduces it closely ("est reportée au")."""
+def _single(folded: str, span: tuple[int, int], item: _Spanned, lead_re: re.Pattern[str]) -> Pair | None:
+    """One value: the new value when a "new value" verb introduces it closely ("est reportée au")."""
     start, end = span
-    last = _last_connective(folded, start, moment.start)
+    last = _last_connective(folded, start, item.start)
     if last is None or last[1] != "new" or _MODIFIED.fullmatch(last[0][0]):
-        return None  # "modifié" alone does not say that the date after it is the new one
-    lead = folded[last[0].end() : moment.start]
-    if len(lead) > _MAX_LEAD or not _VALUE_LEAD.fullmatch(lead) or _OTHER_EVENT.search(lead):
+        return None  # "modifié" alone does not say that the value after it is the new one
+    lead = folded[last[0].end() : item.start]
+    if len(lead) > _MAX_LEAD or not lead_re.fullmatch(lead) or _OTHER_EVENT.search(lead):
         return None
     if _UNCHANGED.search(folded, start, end):
         return None
-    return None, moment.value
+    return None, item.value
 
 
 def _last_connective(folded: str, start: int, end: int) -> tuple[re.Match[str], str] | None:
@@ -444,3 +652,244 @@ def _last_connective(folded: str, start: int, end: int) -> tuple[re.Match[str], 
             if best is None or match.end() > best[0].end():
                 best = (match, kind)
     return best
+
+
+# ---------------------------------------------------------------- sentences: other values
+
+
+def _typed_items(
+    u: _Unit, items: list[Found], fields: list[str], field_set: tuple[str, ...], lead: re.Pattern[str]
+) -> list[Change]:
+    """Changes of non-date values: one field named (else the hint), one or two values, as dates are read."""
+    if not items or len(items) > 2:
+        return []
+    if not fields and u.hint in field_set and u.hint is not None:
+        bare = _BARE.fullmatch(u.folded, u.start, items[0].start) and _BARE.fullmatch(u.folded, items[-1].end, u.end)
+        fields = [u.hint] if bare or field_set == _URL_FIELDS else []
+    if len(fields) != 1:
+        return []
+    pair = _old_new(u.folded, u.span, items, lead)
+    if pair is not None:
+        return [(fields[0], pair[0], pair[1])]
+    if len(items) != 1 or _connected(u.folded, u.start, u.end) or _doubtful(u.folded, u.start, u.end):
+        return []
+    if not u.stated and not _COLON_LEAD.fullmatch(u.folded, u.start, items[0].start):
+        return []
+    return [(fields[0], None, items[0].value)]
+
+
+def _named(lower: str, start: int, end: int, keywords: Keywords) -> list[str]:
+    return [field for field, regex in keywords if regex.search(lower, start, end)]
+
+
+# amounts: "659,764 Euro", "1 234,56 €", "90 000 euros HT", "72 millions d'euros H.T.", "1,2 M€"
+_AMOUNT: Final = re.compile(
+    r"(?<![\d.,])(?<!\d )"
+    r"(?P<num>\d{1,3}(?P<sep>[ .,])\d{3}(?:(?P=sep)\d{3}){0,4}(?:[.,]\d{1,2})?|\d{1,12}(?:[.,]\d{1,2})?)"
+    r"(?!\d)\s?(?:(?P<mult>millions?|milliards?)\s(?:d'\s?|de\s)?|(?P<short>[mk])\s?(?=€|eur))?"
+    r"(?:€|euros?\b|eur\b)",
+    re.I,
+)
+_GROUPED: Final = re.compile(r"(?P<int>\d{1,3}(?:[ .,]\d{3})+)(?:(?P<dsep>[.,])(?P<dec>\d{1,2}))?")
+_MULTIPLIERS: Final = {
+    "million": 10**6,
+    "millions": 10**6,
+    "milliard": 10**9,
+    "milliards": 10**9,
+    "m": 10**6,
+    "k": 1000,
+}
+_VALUE_DOUBT: Final = re.compile(
+    r"\bannuel|\bpar\s+(?:an|annee|mois|jour)\b|\bminim|\bchiffres?\s+d'\s?affaires?|\bpenalit|\bcaution"
+    r"|\bgarantie|\bcapital\b|\bassurance|\bunitaire|\bsubvention|\bavance\b|\baugment|\bsupplementaire|\bdiminu|\breduit",
+    re.I,
+)
+_VALUE_FIELDS: Final = ("estimated_value", "max_value")
+
+
+def parse_amount_text(text: str) -> Decimal | None:
+    """The amount a short text states ("90 000 euros HT", "659,764 Euro"), or None if none or ambiguous."""
+    found = find_amounts(text)
+    return found[0].value if len(found) == 1 and found[0].value is not None else None
+
+
+def find_amounts(text: str) -> list[Found]:
+    """Amounts in euros, in order; an ambiguous number ("1,234,56 €") has the value None."""
+    folded = _fold(text)
+    return [Found(_amount(m), m.start(), m.end()) for m in _AMOUNT.finditer(folded)]
+
+
+def _amount(match: re.Match[str]) -> Decimal | None:
+    num = match["num"]
+    if match["sep"]:
+        grouped = _GROUPED.fullmatch(num)
+        if grouped is None or grouped["dsep"] == match["sep"]:
+            return None  # "1,234,56": the same mark cannot separate thousands and cents
+        value = Decimal(re.sub(r"\D", "", grouped["int"]) + ("." + grouped["dec"] if grouped["dec"] else ""))
+    else:
+        value = Decimal(num.replace(",", "."))
+    factor = _MULTIPLIERS.get((match["mult"] or match["short"] or "").lower(), 1)
+    return value * factor
+
+
+def _value_changes(u: _Unit) -> list[Change]:
+    items = find_amounts(u.text[u.start : u.end])
+    if not items or any(f.value is None for f in items) or _VALUE_DOUBT.search(u.folded, u.start, u.end):
+        return []
+    items = [Found(f.value, f.start + u.start, f.end + u.start) for f in items]
+    fields = _named(u.lower, u.start, items[0].start, _VALUE_KEYWORDS) or _named(
+        u.lower, u.start, u.end, _VALUE_KEYWORDS
+    )
+    return _typed_items(u, items, fields, _VALUE_FIELDS, _AMOUNT_LEAD)
+
+
+# durations: "12 mois", "4 ans", "Durée en mois : 44"
+_DURATION_ITEM: Final = re.compile(
+    r"(?<![\d.,])(?<!\d )(?P<n>\d{1,3})\s?(?P<unit>mois|annees?|ans?|semaines?|jours?)\b"
+    r"|\bduree\s+en\s+(?P<unit2>mois|annees|jours|semaines)\s?:?\s?(?P<n2>\d{1,3})(?![\d.,]?\d)",
+    re.I,
+)
+_UNITS: Final = {"m": "M", "a": "Y", "s": "W", "j": "D"}
+_DURATION_NAME: Final = re.compile(r"\bduree\b|\bdelai\s+d'\s?execution\b", re.I)
+_DURATION_DOUBT: Final = re.compile(
+    r"\bvalidite\b|\bvalable|\bmaintenir\b|\bgarantie|\breconduction|\breconductible|\bpreavis|\blivraison"
+    r"|\bpaiement|\bconservation|\bstage|\bvisite|\ba\s+compter\s+de\s+la\s+date\s+(?:limite\s+)?de\s+(?:reception|remise)"
+    r"|\bprolong|\bpreparation|\bmaximum|\bminim|\bjusqu|\baugment|\bsupplementaire|\bdiminu|\breduit",
+    re.I,
+)
+
+
+def parse_duration(text: str) -> str | None:
+    """The ISO 8601 duration a short text states ("48 mois" → "P48M", "4 ans" → "P4Y"), or None."""
+    found = find_durations(text)
+    return found[0].value if len(found) == 1 else None
+
+
+def find_durations(text: str) -> list[Found]:
+    folded = _fold(text)
+    out: list[Found] = []
+    for m in _DURATION_ITEM.finditer(folded):
+        count, unit = (m["n"], m["unit"]) if m["n"] else (m["n2"], m["unit2"])
+        if int(count) > 0:
+            out.append(Found(f"P{int(count)}{_UNITS[unit[0].lower()]}", m.start(), m.end()))
+    return out
+
+
+def _duration_changes(u: _Unit) -> list[Change]:
+    items = [Found(f.value, f.start + u.start, f.end + u.start) for f in find_durations(u.text[u.start : u.end])]
+    if not items or _DURATION_DOUBT.search(u.folded, u.start, u.end):
+        return []
+    named = _DURATION_NAME.search(u.folded, u.start, u.end)
+    return _typed_items(u, items, ["duration"] if named else [], ("duration",), _AMOUNT_LEAD)
+
+
+# URLs
+_URL: Final = re.compile(r"\bhttps?://[^\s<>\"'()\[\]{}|\\^`]{1,2000}|\bwww\.[^\s<>\"'()\[\]{}|\\^`]{1,2000}", re.I)
+_GLUED: Final = re.compile(r"[a-z0-9][A-Z]")
+_URL_FIELDS: Final = ("submission_url", "documents_url")
+#: In a free text, a URL is a change only when the words say so.
+_URL_CHANGE: Final = re.compile(
+    r"\bnouvel(?:le)?s?\b|\bcorrecte?s?\b|\berreur|\bremplac|\bdesormais\b|\bau\s+lieu\s+d|\blire\b|\brectifi", re.I
+)
+
+
+def find_urls(text: str) -> list[Found]:
+    """URLs in order, cleaned of trailing punctuation and of a word glued to their host ("….frSous")."""
+    out: list[Found] = []
+    for m in _URL.finditer(text):
+        raw = m.group(0)
+        host_end = raw.find("/", raw.find("//") + 2) if "//" in raw else raw.find("/")
+        host = raw if host_end < 0 else raw[:host_end]
+        glued = _GLUED.search(host, raw.find("//") + 2 if "//" in raw else 0)
+        if glued:
+            raw = raw[: glued.start() + 1]
+        raw = raw.rstrip(".,;:!?")
+        if "." in raw.split("//")[-1]:
+            out.append(Found(html.unescape(raw), m.start(), m.start() + len(raw)))
+    return out
+
+
+def _url_changes(u: _Unit) -> list[Change]:
+    found = [Found(f.value, f.start + u.start, f.end + u.start) for f in find_urls(u.text[u.start : u.end])]
+    items: list[Found] = []
+    for item in found:
+        if not items or items[-1].value != item.value:
+            items.append(item)
+    if not items:
+        return []
+    fields = _named(u.lower, u.start, u.end, _URL_KEYWORDS)
+    if not u.stated and not (fields and _URL_CHANGE.search(u.folded, u.start, u.end)):
+        return []
+    if len(items) == 1 and not u.stated and not _connected(u.folded, u.start, u.end):
+        return [(fields[0], None, items[0].value)] if len(fields) == 1 else []
+    return _typed_items(u, items, fields, _URL_FIELDS, _AMOUNT_LEAD)
+
+
+# status
+_CANCELLED: Final = re.compile(
+    r"\bdeclar(?:e|ee|es|ees|er|ent|ons|ation)\s+(?:de\s+)?(?:la\s+(?:presente\s+)?(?:procedure|consultation)\s+)?"
+    r"sans\s+suite\b"
+    r"|\b(?:procedure|consultation|appel\s+d'\s?offres?|avis)\b[^.;:]{0,60}?\b(?:est|a\s+ete|sont|ont\s+ete)\s+"
+    r"(?:purement\s+et\s+simplement\s+)?(?:annulee?s?|abandonnee?s?)\b",
+    re.I,
+)
+_UNSUCCESSFUL: Final = re.compile(
+    r"\b(?:declaree?s?|est|sont|a\s+ete|ont\s+ete|devenue?s?)\s+infructueu(?:x|se|ses)\b", re.I
+)
+_STATUS_DOUBT: Final = re.compile(
+    r"\bpourr|\bpeu(?:t|vent)\b|\breserve|\bsusceptible|\beventuel|\bpossibilit|\ben\s+cas\s+d|\bsi\s|\blorsqu"
+    r"|\bfaculte|\bprecedente?s?\b|\banterieure?s?\b|\bprecedemment|\binitialement|\bdroit\s+de"
+    r"|\bsuite\s+a\s+(?:la|une|l')\s?(?:procedure|consultation)",
+    re.I,
+)
+
+
+def _status_changes(u: _Unit) -> list[Change]:
+    cancelled = _CANCELLED.search(u.folded, u.start, u.end)
+    unsuccessful = _UNSUCCESSFUL.search(u.folded, u.start, u.end)
+    if bool(cancelled) == bool(unsuccessful):
+        return []  # neither, or both ("sans suite car infructueux"): not for sure
+    if _STATUS_DOUBT.search(u.folded, u.start, u.end) or _NEGATION.search(u.folded, u.start, u.end):
+        return []
+    return [("status", None, "cancelled" if cancelled else "unsuccessful")]
+
+
+# ---------------------------------------------------------------- lots
+
+_LOT: Final = re.compile(
+    r"\blot-(?P<eforms>\d{4})\b"
+    r"|\blots?\s?(?:n\s?[°o]s?\.?\s?|numeros?\s?)?(?P<n>\d{1,3})(?![\d/]|[.,]\d|\s?(?:h\d|h\b|heures?|mois|ans?|jours?|euros?|€|%))",
+    re.I,
+)
+_LOT_MORE: Final = re.compile(
+    r"\s?(?:,|et|&)\s?(?:(?:le|les)\s)?(?:lots?\s?(?:n\s?[°o]s?\.?\s?)?)?(?P<n>\d{1,3})(?![\d/]|[.,]\d)", re.I
+)
+
+
+def lots_in(text: str, start: int = 0, end: int | None = None) -> list[str]:
+    """The lots a text names ("lot n° 2", "lots 1, 2 et 3", "LOT-0001"), as lot keys ("2", "LOT-0001")."""
+    stop = len(text) if end is None else end
+    out: list[str] = []
+    for m in _LOT.finditer(text, start, stop):
+        if m["eforms"]:
+            out.append(f"LOT-{m['eforms']}")
+            continue
+        out.append(str(int(m["n"])))
+        more = _LOT_MORE.match(text, m.end(), stop)
+        while more:
+            out.append(str(int(more["n"])))
+            more = _LOT_MORE.match(text, more.end(), stop)
+    return list(dict.fromkeys(out))
+
+
+def lots_named(text: str | None) -> list[str]:
+    """The lots a ``LOT`` element names: "3" → ["3"], "Lot 1 et lot 2" → ["1", "2"], "unique" → []."""
+    if not text:
+        return []
+    words = _fold(text).strip()
+    if words.isdigit():
+        return [str(int(words))]
+    named = lots_in(words) or lots_in(f"lot {words}")
+    if named:
+        return named
+    return [] if re.fullmatch(r"(?i)(?:lot\s+)?unique", words) else [text.strip()]
