@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final
+from enum import StrEnum
+from typing import Any, Final, NotRequired, TypedDict
 
 from tracker.values import to_json
 
@@ -40,9 +41,31 @@ DESCRIPTIVE_FIELDS: Final = ("title", "buyer", "cpv")
 #: Field names that may appear in a change, beyond the tracked ones.
 CHANGE_FIELDS: Final = TRACKED_FIELDS + DESCRIPTIVE_FIELDS + ("lots", "text")
 
-KINDS: Final = ("initial", "rectificatif", "change", "cancellation", "award", "other")
+class NoticeKind(StrEnum):
+    """What a publication is, for the procedure's history."""
 
-STATUSES: Final = ("open", "cancelled", "unsuccessful", "awarded", "closed", "unknown")
+    INITIAL = "initial"  # a notice that opens the procedure (avis de marché, contract notice, PIN)
+    RECTIFICATIF = "rectificatif"  # states amendments to an earlier notice (BOAMP avis rectificatif)
+    CHANGE = "change"  # restates the procedure with changes (eForms change notice, BOAMP modification)
+    CANCELLATION = "cancellation"
+    AWARD = "award"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    """The state of a procedure or a lot."""
+
+    OPEN = "open"
+    CANCELLED = "cancelled"  # cancelled, "déclarée sans suite"
+    UNSUCCESSFUL = "unsuccessful"  # "infructueux": no acceptable tender
+    AWARDED = "awarded"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+
+
+KINDS: Final = tuple(k.value for k in NoticeKind)
+
+STATUSES: Final = tuple(s.value for s in Status)
 
 #: Identifier schemes. A procedure is found by any (scheme, value) of any of its notices.
 SCHEMES: Final = ("idweb", "notice_id", "procedure_uuid", "buyer_ref", "ted_pub", "url")
@@ -63,6 +86,32 @@ class Amendment:
     lot: str | None = None
     section: str | None = None
     evidence: str = ""
+    #: True for a change a free text announces while the structured data still says otherwise (an eForms
+    #: description announcing a new deadline): reported, flagged, never taken as a typed fact
+    announced: bool = False
+
+
+class ChangeDict(TypedDict):
+    """One change of a version, as stored and in the history JSON (without its rendered ``text``)."""
+
+    field: str
+    lot: str | None
+    old: Any
+    new: Any
+    section: NotRequired[str]
+    evidence: NotRequired[str]
+    announced: NotRequired[bool]
+    correction: NotRequired[bool]
+
+
+class State(TypedDict):
+    """A procedure's consolidated state after one of its notices (JSON-ready)."""
+
+    title: str | None
+    buyer: str | None
+    cpv: list[str]
+    fields: dict[str, Any]
+    lots: dict[str, dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -129,7 +178,8 @@ def snapshot_record(snap: NoticeSnapshot) -> dict[str, Any]:
 
 
 def _amendment_record(a: Amendment) -> dict[str, Any]:
-    return {
+    extra: dict[str, Any] = {"announced": True} if a.announced else {}
+    return extra | {
         "field": a.field,
         "old": to_json(a.old),
         "new": to_json(a.new),
