@@ -26,7 +26,7 @@ from tracker.history import find_procedure, history, render_text, safe
 from tracker.match import settle_long_lived
 from tracker.outbox import Notifier
 from tracker.parse.base import ParsedItem
-from tracker.pipeline import ingest_documents
+from tracker.pipeline import ingest_documents, reparse_documents
 from tracker.poll import PollReport, poll_source, source_states
 from tracker.reader import documents_from_file, iter_files
 from tracker.service import Embedded
@@ -185,6 +185,43 @@ def _summary(stats: IngestStats, *, files: int, bad_files: int) -> None:
         f"{stats.quarantined} quarantined; {stats.notices} notice(s) in {len(stats.procedures)} procedure(s); "
         f"{stats.linked} linked to an earlier notice; versions: {stats.versions_created} created, "
         f"{stats.versions_updated} updated" + (f"; {bad_files} file(s) unreadable" if bad_files else "")
+    )
+
+
+@cli.command()
+@click.option("--source", help="Only the documents of this source (default: every source).")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@pass_ctx
+def reparse(ctx: Context, source: str | None, batch_size: int) -> None:
+    """Re-derive every stored notice from its kept raw document with today's parsers.
+
+    Run it after an upgrade that reads documents differently (BOAMP date-times became the buyer's wall
+    time): versions stored before get the new reading, and subscribers are told the corrections owed to
+    them (a date still ahead that now reads otherwise), as by ingest. Progress goes to stderr.
+    """
+    engine = ctx.ready_engine()
+    notifier = _notifier(ctx)
+    with Progress(
+        TextColumn("reparse"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("reparse", total=None)
+
+        def show(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if not err.is_terminal:
+                err.print(f"reparse: {done}/{total} document(s)", highlight=False)
+
+        stats = reparse_documents(engine, source=source, batch_size=batch_size, progress=show, on_versions=notifier)
+    click.echo(
+        f"{stats.documents} document(s) re-read: {stats.stored} stored, {stats.quarantined} quarantined; "
+        f"{stats.notices} notice(s) in {len(stats.procedures)} procedure(s); versions: "
+        f"{stats.versions_created} created, {stats.versions_updated} updated"
     )
 
 

@@ -23,8 +23,10 @@ from tracker.parse import parse_item
 from tracker.parse.base import ParsedItem
 from tracker.store import (
     IngestStats,
+    documents_by_procedure,
     ingest_batch,
     load_document,
+    load_documents,
     mark_notified,
     store_parsed,
     store_parsed_many,
@@ -152,3 +154,51 @@ def mark_versions_notified(engine: Engine, version_ids: list[int], *, now: datet
     """No fan-out owed for these versions: there is nobody to notify."""
     with session_scope(engine) as session:
         mark_notified(session, version_ids, now=now)
+
+
+def reparse_documents(
+    engine: Engine,
+    *,
+    source: str | None = None,
+    batch_size: int = 500,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    progress: Callable[[int, int], None] | None = None,
+    on_versions: VersionHook | None = None,
+) -> IngestStats:
+    """Re-derive every stored notice (of one source, if given) from its kept raw document, with today's parsers.
+
+    A procedure's documents are re-read in one batch (one transaction), so its versions are rebuilt once from
+    notices all read the same way; a batch holds whole procedures, about ``batch_size`` documents. Versions
+    whose content changed are updated in place, and ``on_versions`` gets their ids after each commit, as for
+    ``tracker ingest``: the versioning stage decides what a subscriber is owed (a correction of a date still
+    ahead). ``progress(done, total)`` is called after each batch. Quarantined records are not retried.
+    """
+    with session_scope(engine) as session:
+        groups = documents_by_procedure(session, source=source)
+    total, done, stats_total = sum(len(g) for g in groups), 0, IngestStats()
+    for batch in _procedure_batches(groups, batch_size):
+        at = now()
+        with session_scope(engine) as session:
+            items = [(doc_id, parse_item(raw)) for doc_id, raw in load_documents(session, batch)]
+            stats = store_parsed_many(session, items, now=at)
+            version(session, stats, now=at)
+            if on_versions is None and stats.version_ids:
+                mark_notified(session, stats.version_ids, now=at)
+        stats_total.add(stats)
+        if on_versions is not None and stats.version_ids:
+            on_versions(stats.version_ids)
+        done += len(batch)
+        if progress is not None:
+            progress(done, total)
+    return stats_total
+
+
+def _procedure_batches(groups: list[list[int]], size: int) -> Iterator[list[int]]:
+    batch: list[int] = []
+    for group in groups:
+        if batch and len(batch) + len(group) > size:
+            yield batch
+            batch = []
+        batch += group
+    if batch:
+        yield batch

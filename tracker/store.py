@@ -605,3 +605,40 @@ def database_counts(session: Session) -> dict[str, int]:
     for status, n in session.execute(select(col(Delivery.status), func.count()).group_by(col(Delivery.status))):
         counts[f"deliveries {status}"] = n
     return counts
+
+
+# ------------------------------------------------------------------ re-deriving stored notices (tracker reparse)
+
+
+def documents_by_procedure(session: Session, *, source: str | None = None) -> list[list[int]]:
+    """The documents the stored notices were read from, grouped by procedure (ids ascending in a group), so a
+    procedure's notices are re-read together. A document whose notices are in several procedures goes with the
+    first. Superseded documents (a later one holds the same notices) and quarantined ones are not listed."""
+    stmt = select(col(Notice.procedure_id), col(Notice.document_id)).distinct()
+    if source is not None:
+        stmt = stmt.join(DocumentRow, col(DocumentRow.id) == col(Notice.document_id)).where(
+            col(DocumentRow.source) == source
+        )
+    groups: dict[int, list[int]] = defaultdict(list)
+    seen: set[int] = set()
+    for proc, doc_id in session.execute(stmt.order_by(col(Notice.procedure_id), col(Notice.document_id))):
+        if doc_id not in seen:
+            seen.add(doc_id)
+            groups[proc].append(doc_id)
+    return list(groups.values())
+
+
+def load_documents(session: Session, document_ids: Sequence[int]) -> list[tuple[int, Document]]:
+    """The raw documents kept under these ids, in the order of the ids."""
+    found: dict[int, Document] = {}
+    for chunk in _chunks(list(document_ids)):
+        stmt = select(
+            col(DocumentRow.id),
+            col(DocumentRow.source),
+            col(DocumentRow.locator),
+            col(DocumentRow.content),
+            col(DocumentRow.media_type),
+        ).where(col(DocumentRow.id).in_(chunk))
+        for doc_id, source, locator, content, media_type in session.execute(stmt):
+            found[doc_id] = Document(source, locator, zlib.decompress(content), media_type)
+    return [(doc_id, found[doc_id]) for doc_id in document_ids if doc_id in found]
