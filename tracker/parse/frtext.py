@@ -50,6 +50,7 @@ __all__ = [
     "find_durations",
     "find_moments",
     "find_urls",
+    "fold",
     "hint_for_label",
     "interpret",
     "lots_in",
@@ -91,6 +92,9 @@ _FOLD: Final = _fold_table()
 def _fold(text: str) -> str:
     """Accents off, plain apostrophes and spaces; same length as ``text``."""
     return text.translate(_FOLD)
+
+
+fold = _fold
 
 
 def _words(text: str) -> str:
