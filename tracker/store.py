@@ -30,7 +30,7 @@ from sqlmodel import Session, col
 from tracker.documents import Document
 from tracker.models import Document as DocumentRow
 from tracker.models import Identifier, Notice, Procedure, Quarantine, Version
-from tracker.notice import NoticeSnapshot, snapshot_record
+from tracker.notice import ChangeDict, NoticeRecord, NoticeSnapshot, snapshot_record
 from tracker.parse.base import ParsedItem
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 #: identifier schemes that identify one notice or one procedure, and so may link and merge
 LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub"})
 _CHUNK = 500
+#: pending procedure ids (not stored yet) start here, above any stored id
+_PENDING = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class StoredNotice:
 
     pk: int
     procedure_id: int
-    record: dict[str, Any]
+    record: NoticeRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ class StoredVersion:
     superseded: bool
     notified: bool
     revision: int
-    told: list[dict[str, Any]] | None
+    told: list[ChangeDict] | None
     corrections: list[dict[str, Any]] | None
 
 
@@ -164,22 +166,32 @@ def quarantine(session: Session, items: list[ParsedItem], now: datetime) -> int:
 
 
 class _Linker:
-    """Maps identifier keys to procedures for one batch, creating and merging procedures as needed."""
+    """Maps identifier keys to procedures for one batch, creating and merging procedures as needed.
+
+    A procedure the batch needs is first a *pending* id (above every stored id, in order of need, so the
+    smallest id still wins a merge as it would one by one); :meth:`create` inserts the pending procedures
+    that survived the batch's merges with one multi-row ``INSERT … RETURNING`` per chunk."""
 
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
         self.now = now
-        self.proc_of: dict[tuple[str, str], int] = {}
+        self.proc_of: dict[tuple[str, str], int] = {}  # key -> procedure (resolve() it: merges are lazy)
         self.owner: dict[tuple[str, str], int | None] = {}  # key -> notice pk (None: placeholder)
         self.new_keys: dict[tuple[str, str], int | None] = {}
         self.claimed: dict[tuple[str, str], int] = {}  # placeholder keys now owned by a notice
         self.touched: set[int] = set()
         self.merged: dict[int, int] = {}
+        self.pending: dict[int, str] = {}  # pending procedure id -> display id
+        self.real: dict[int, int] = {}  # pending id -> stored id, once created
 
     def resolve(self, proc: int) -> int:
+        path = []
         while proc in self.merged:
+            path.append(proc)
             proc = self.merged[proc]
-        return proc
+        for p in path:  # path compression: later lookups are one step
+            self.merged[p] = proc
+        return self.real.get(proc, proc)
 
     def prefetch(self, keys: set[tuple[str, str]]) -> None:
         wanted = sorted(keys)
@@ -192,14 +204,10 @@ class _Linker:
                 self.owner[(scheme, value)] = notice_pk
 
     def procedure_for(self, keys: list[tuple[str, str]], display_id: str) -> int:
-        procs = sorted({self.proc_of[k] for k in keys if k in self.proc_of})
+        procs = sorted({self.resolve(self.proc_of[k]) for k in keys if k in self.proc_of})
         if not procs:
-            proc = int(
-                self.session.execute(
-                    insert(Procedure).returning(col(Procedure.id)),
-                    [{"display_id": display_id, "updated_at": self.now}],
-                ).scalar_one()
-            )
+            proc = _PENDING + len(self.pending)
+            self.pending[proc] = display_id
         else:
             proc = procs[0]
             for other in procs[1:]:
@@ -208,13 +216,11 @@ class _Linker:
         return proc
 
     def _merge(self, other: int, *, into: int) -> None:
-        for model in (Notice, Identifier, Version):
-            self.session.execute(update(model).where(col(model.procedure_id) == other).values(procedure_id=into))
-        self.session.execute(delete(Procedure).where(col(Procedure.id) == other))
+        if other not in self.pending:  # a stored procedure: its rows move (a pending one has none yet)
+            for model in (Notice, Identifier, Version):
+                self.session.execute(update(model).where(col(model.procedure_id) == other).values(procedure_id=into))
+            self.session.execute(delete(Procedure).where(col(Procedure.id) == other))
         self.merged[other] = into
-        for key, proc in self.proc_of.items():
-            if proc == other:
-                self.proc_of[key] = into
         self.touched.discard(other)
 
     def claim(self, keys: list[tuple[str, str]], proc: int, notice_pk: int | None) -> None:
@@ -230,12 +236,39 @@ class _Linker:
                 self.owner[key] = notice_pk
             self.proc_of[key] = proc
 
+    def settle(self, rows: list[dict[str, Any]]) -> None:
+        """Insert the pending procedures no merge absorbed and point ``rows`` (notice rows), every key and the
+        touched set at stored ids. Merges are then forgotten: SQLite may give a new procedure the id of one
+        merged away, which must not be chased."""
+        alive = [p for p in self.pending if p not in self.merged]
+        for chunk in _chunks(alive, 1000):
+            self.real.update(self._insert_procedures(chunk))
+        for row in rows:
+            row["procedure_id"] = self.resolve(row["procedure_id"])
+        self.proc_of = {k: self.resolve(p) for k, p in self.proc_of.items()}
+        self.touched = {self.resolve(p) for p in self.touched}
+        self.merged.clear()
+        self.real.clear()
+        self.pending.clear()
+
+    def _insert_procedures(self, pending: Sequence[int]) -> dict[int, int]:
+        """Pending id -> stored id. RETURNING order is not promised (SQLite), so rows are matched by display id;
+        rows of one display id differ only by id, so ascending ids go to ascending pending ids."""
+        stmt = insert(Procedure).returning(col(Procedure.id), col(Procedure.display_id))
+        values = [{"display_id": self.pending[p], "updated_at": self.now} for p in pending]
+        ids: dict[str, list[int]] = defaultdict(list)
+        for pk, display_id in self.session.execute(stmt, values):
+            ids[display_id].append(pk)
+        for group in ids.values():
+            group.sort(reverse=True)
+        return {p: ids[self.pending[p]].pop() for p in pending}
+
     def flush(self) -> None:
         rows = [
             {"scheme": s, "value": v, "procedure_id": self.proc_of[(s, v)], "notice_pk": pk}
             for (s, v), pk in self.new_keys.items()
         ]
-        for chunk in _chunks(rows):
+        for chunk in _chunks(rows, 1000):
             self.session.execute(insert(Identifier), list(chunk))
         if self.claimed:
             stmt = (
@@ -434,15 +467,13 @@ def _link_and_store(
             refreshed.append(row | {"nid": pk})
             linker.claim(own, proc, pk)
             linker.claim(links, proc, None)
-    for row, _own, _links in new_rows:
-        row["procedure_id"] = linker.resolve(row["procedure_id"])
-    for row in refreshed:
-        row["procedure_id"] = linker.resolve(row["procedure_id"])
-    for chunk in _chunks(new_rows, 200):
-        pks = session.execute(insert(Notice).returning(col(Notice.id)), [r for r, _, _ in chunk]).scalars().all()
-        for (row, own, _links), pk in zip(chunk, pks, strict=True):
-            existing[(row["source"], row["notice_id"])] = pk
-            linker.claim(own, row["procedure_id"], pk)
+    linker.settle([r for r, _, _ in new_rows] + refreshed)
+    add_notices = insert(Notice).returning(col(Notice.id), col(Notice.source), col(Notice.notice_id))
+    for chunk in _chunks(new_rows, 500):
+        for pk, source, notice_id in session.execute(add_notices, [r for r, _, _ in chunk]):
+            existing[(source, notice_id)] = pk
+        for row, own, _links in chunk:
+            linker.claim(own, row["procedure_id"], existing[(row["source"], row["notice_id"])])
     if refreshed:
         stmt = (
             update(Notice)
