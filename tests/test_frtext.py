@@ -209,7 +209,7 @@ def test_spans_are_those_of_the_original_text_despite_accents() -> None:
         ("Candidatures", "request_deadline"),
         ("Ouverture des plis", "opening_date"),
         ("Modalités d'ouverture des offres", "opening_date"),
-        ("Ouverture des candidatures", "opening_date"),
+        ("Ouverture des candidatures", None),  # the applications, not the tenders
         ("Questions", "questions_deadline"),
         ("Date limite de réponse aux questions", "questions_deadline"),
         ("Renseignements complémentaires", "questions_deadline"),

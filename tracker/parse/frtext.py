@@ -166,7 +166,7 @@ def parse_moment(text: str, *, zone: ZoneInfo = PARIS) -> date | datetime | None
 
 def _moments(folded: str, zone: ZoneInfo = PARIS) -> list[Moment]:
     found = (_moment(folded, match, zone) for match in _DATE.finditer(folded))
-    return [moment for moment in found if moment is not None]
+    return [moment for moment in found if moment is not None and moment.value.year in _YEARS]
 
 
 def _moment(folded: str, match: re.Match[str], zone: ZoneInfo = PARIS) -> Moment | None:
@@ -220,9 +220,13 @@ _DATE_KEYWORDS: Final[Keywords] = (
             r"(?:reception|remise|depot|transmission|envoi)\s+des\s+(?:offres|plis)"
             r"|(?:reception|remise|depot)\s+des\s+candidatures\s+et\s+des\s+offres"
             r"|date\s+limite\s+de\s+(?:reponse|remise|depot)(?!\s+(?:des|aux)\s+(?:questions|candidatures|demandes))"
+            r"|\bd\.?\s?[lr]\.?\s?[rl]\.?\s?o\b|date\s+limite\s+des\s+offres"
         ),
     ),
-    ("opening_date", re.compile(r"ouverture\s+des\s+(?:plis|offres|candidatures|enveloppes)|date\s+d'ouverture")),
+    (
+        "opening_date",
+        re.compile(r"ouverture\s+des\s+(?:plis|offres|enveloppes)|date\s+d'ouverture(?!\s+des\s+candidatures)"),
+    ),
     ("request_deadline", re.compile(r"demandes?\s+de\s+participation|(?<!ouverture des )\bcandidatures?\b")),
     (
         "questions_deadline",
@@ -233,7 +237,7 @@ _DATE_KEYWORDS: Final[Keywords] = (
         re.compile(
             r"date\s+(?:previsionnelle\s+)?(?:de\s+)?debut"
             r"|debut\s+(?:previsionnel\s+)?(?:des\s+(?:prestations|travaux)|d'execution|du\s+marche|de\s+l'execution)"
-            r"|commencement|demarrage"
+            r"|commencement|demarrage|entree\s+en\s+vigueur|entrera\s+en\s+vigueur"
         ),
     ),
     (
@@ -253,7 +257,10 @@ _VALUE_KEYWORDS: Final[Keywords] = (
             r"|valeur\s+(?:totale\s+)?hors\s+(?:t\.?\s?v\.?\s?a|taxes?)"
         ),
     ),
-    ("max_value", re.compile(r"(?:valeur|montant)\s+(?:total\s+|totale\s+)?maxim")),
+    (
+        "max_value",
+        re.compile(r"(?:valeur|montant)\s+(?:total\s+|totale\s+)?maxim|\bmaximum\s+(?:h\.?\s?t\b|ttc\b|de\s+\d)"),
+    ),
 )
 _URL_KEYWORDS: Final[Keywords] = (
     (
@@ -261,6 +268,8 @@ _URL_KEYWORDS: Final[Keywords] = (
         re.compile(
             r"profil\s+(?:d'\s?)?acheteur|adresse\s+de\s+depot|(?:remise|depot)\s+electronique|plateforme\s+de\s+depot"
             r"|offres\s+(?:ou\s+les\s+demandes\s+de\s+participation\s+)?doivent\s+etre\s+(?:envoyees|transmises|deposees|remises)"
+            r"|offres\s+seront\s+(?:envoyees|transmises|deposees|remises)|soumission\s+des\s+offres"
+            r"|(?:remettre|deposer|transmettre)\s+(?:leurs?\s+|sa\s+|la\s+|les\s+)?(?:candidatures?\s+et\s+)?(?:offres?|plis)"
         ),
     ),
     (
@@ -268,13 +277,14 @@ _URL_KEYWORDS: Final[Keywords] = (
         re.compile(
             r"documents?\s+de\s+(?:la\s+)?consultation|\bdce\b|dossier\s+de\s+(?:la\s+)?consultation"
             r"|documents\s+du\s+marche|documents\s+peuvent\s+etre\s+obtenus|(?:retrait|telechargement)\s+du\s+dossier"
+            r"|reglement\s+de\s+(?:la\s+)?consultation\s+(?:\w+\s+)?est\s+telechargeable|telecharger\s+ces\s+documents"
         ),
     ),
 )
 _DATE_WORD: Final = re.compile(r"\b(?:dates?|heures?|delais?|limites?)\b")
 _VALIDITY: Final = re.compile(r"\bvalidite\b|maintenir\s+son\s+offre")
 _DURATION: Final = re.compile(r"\bduree\b|delai\s+d'execution")
-_SECTION: Final = re.compile(r"\b(iv|iii|ii|vi|v|i)\s?\.\s?(\d{1,2})(?:\s?\.\s?(\d{1,2}))?(?!\.?\d)")
+_SECTION: Final = re.compile(r"\b(iv|iii|ii|vi|v|i)(?:\s?\.\s?|\s)(\d{1,2})(?:\s?\.\s?(\d{1,2}))?(?!\.?\d)")
 _SECTIONS: Final[dict[str, str | None]] = {
     "iv.2.2": "tender_deadline",
     "iv.3.4": "tender_deadline",
@@ -329,6 +339,10 @@ _GENERIC_HEADING: Final = re.compile(
 )
 
 
+#: The buyer's profile is the buyer's site, not the address where tenders go (unless the words say so).
+_BUYER_PROFILE: Final = re.compile(r"profil\s+(?:d'\s?)?acheteur")
+
+
 def hint_for_label(label: str | None) -> str | None:
     """The field a section heading names, to read a value under it that its own words do not name.
 
@@ -337,7 +351,8 @@ def hint_for_label(label: str | None) -> str | None:
     """
     if not label or _GENERIC_HEADING.fullmatch(_words(label)):
         return None
-    return field_for_label(label)
+    field = field_for_label(label)
+    return None if field == "submission_url" and _BUYER_PROFILE.search(_words(label)) else field
 
 
 # ---------------------------------------------------------------- sentences
@@ -352,7 +367,8 @@ _LINE: Final = re.compile(r"[^\n]+")
 _BEFORE_NEW: Final = re.compile(
     r"\b(?:report|repouss|prorog|decal|prolong)(?:e|ee|es|ees|ent|era|eront|ation|age)?\b"
     r"|\blire\b|→|->|=>|⇒|\bremplacee?s?\s+par\b|\bdesormais\b|\bnouvel(?:le)?s?\s+dates?\b"
-    r"|\b(?:est|sont|sera|seront|ete)\s+(?:desormais\s+|donc\s+)?(?:fixee?s?|portee?s?)\b|\bmodifiee?s?\b",
+    r"|\b(?:est|sont|sera|seront|ete)\s+(?:desormais\s+|donc\s+)?(?:fixee?s?|portee?s?)\b|\bmodifiee?s?\b"
+    r"|\bfixee?s?(?=\s+(?:au|a|le)\b)",
     re.IGNORECASE,
 )
 #: Connectives introducing the old value (so a value before them is the new one).
@@ -363,22 +379,32 @@ _BEFORE_OLD: Final = re.compile(
 _FORMER: Final = re.compile(r"\b(?:initialement|precedemment|anciennement)\b", re.IGNORECASE)
 _MODIFIED: Final = re.compile(r"\bmodifiee?s?\b", re.IGNORECASE)
 _BARE_TO: Final = re.compile(r"\s*(?:,\s*)?(?:au|a|jusqu'au|jusqu'a)\s+(?:le\s+)?", re.IGNORECASE)
-_VALUE_LEAD: Final = re.compile(r"\s*|.*(?:\b(?:au|a|le|du|jusqu'au|jusqu'a)|:|→|->|=>)\s*", re.IGNORECASE | re.DOTALL)
+_VALUE_LEAD: Final = re.compile(
+    r"\s*|.*(?:\b(?:au|a|le|du|jusqu'au|jusqu'a)|:|→|->|=>)\s*(?:(?:" + _WEEKDAYS + r")\s+)?",
+    re.IGNORECASE | re.DOTALL,
+)
 _AMOUNT_LEAD: Final = re.compile(r"\s*|.*(?:\b(?:au|a|le|du|de|d'|jusqu'au|jusqu'a)|:|→|->|=>)\s*", re.I | re.DOTALL)
-_OTHER_EVENT: Final = re.compile(r"\b(?:visite|lieu|seance|reunion|publication|publie|mise\s+en\s+ligne)\b", re.I)
+_OTHER_EVENT: Final = re.compile(
+    r"\b(?:visite|lieu|seance|reunion|publication|publie|mise\s+en\s+ligne|rc|dce|reglement|notification)\b"
+    r"|\b(?:rectifiee?s?|modifiee?s?|paru|parue)\s+le\b",
+    re.I,
+)
 #: Other events, for a value stated without a verb: "aura lieu le" is the event itself, not another one.
 _OTHER_EVENT_STATED: Final = re.compile(
-    r"\b(?:visite|seance|reunion|publication|publie|mise\s+en\s+ligne|reponses?|echantillons?)\b"
+    r"\b(?:visite|seance|reunion|publication|publie|mise\s+en\s+ligne|reponses?|echantillons?|notification|tranches?)\b"
+    r"|\bjours?\s+(?:calendaires\s+|ouvres\s+|francs\s+)?avant\b"
     r"|(?<!aura )(?<!auront )(?<!a )\blieu\b",
     re.I,
 )
 _UNCHANGED: Final = re.compile(r"\b(?:inchangee?s?|maintenue?s?|reste|restent|demeure|demeurent)\b", re.I)
 _NEGATION: Final = re.compile(r"(?<!non )\bpas\b|\bn'(?:est|a|ont|sont|etait|etaient|sera|seront)\b", re.I)
 _MAX_LEAD: Final = 80
+_MAX_STATED_LEAD: Final = 120
 #: What may stand around a bare value named by the section alone ("Date : le 16/02/21 à 14h00").
 _BARE: Final = re.compile(
     r"[\s:,.()\-]*(?:(?:le|la|au|a|du|des|de|d'|jusqu'au|jusqu'a|avant|date|heure|heures|limite|nouvelle|lire"
-    r"|et|locale|paris|precises?|ht|h\.t\.|ttc|hors|taxes?|tva|valeur|montant|duree|en|mois)\b[\s:,.()\-]*)*",
+    r"|et|locale|paris|precises?|ht|h\.t\.|ttc|hors|taxes?|tva|valeur|montant|duree|en|mois|ouverture|lieu)\b"
+    r"[\s:,.()\-]*)*",
     re.I,
 )
 #: The end of a label before its value in a free text: "Date limite de réception des offres : ".
@@ -388,6 +414,9 @@ _CONJ: Final = re.compile(
     r"\s*(?:,|et|ainsi\s+que)\s*(?:(?:la|le|les|de|du|des|d'|celle|celles)\s*){0,3}"
     r"(?:dates?\s*(?:et\s+heures?\s*)?(?:limites?\s*)?)?(?:(?:de|d'|du|des)\s*)?"
 )
+
+#: A clause break: a field named before it is not the subject of a value after it.
+_CLAUSE: Final = re.compile(r",\s|;")
 
 Change = tuple[str, Any, Any]  # (field, old, new)
 
@@ -487,8 +516,12 @@ def _units(folded: str, moments: list[Moment]) -> Iterator[tuple[int, int, list[
 
 
 def _sentence_spans(folded: str) -> list[tuple[int, int]]:
+    """Sentence spans; a period inside a URL ("…entreprise.EntrepriseAdvancedSearch") ends none."""
+    urls = [(m.start(), m.end()) for m in _URL.finditer(folded)]
     spans, start = [], 0
     for match in _SENTENCE_END.finditer(folded):
+        if any(lo < match.start() < hi - 1 for lo, hi in urls):
+            continue
         spans.append((start, match.end()))
         start = match.end()
     spans.append((start, len(folded)))
@@ -548,10 +581,10 @@ def _conjoined(lower: str, matches: list[tuple[str, int, int]]) -> list[str]:
     """The fields of the matches when they form one list ("A et B"), else none (ambiguous)."""
     if len(matches) == 1:
         return [matches[0][0]]
-    for (_, _, end), (_, start, _) in itertools.pairwise(matches):
-        if start < end or start - end > 40 or not _CONJ.fullmatch(lower, end, start):
-            return []
-    return [field for field, _, _ in matches]
+    if all(_CONJ.fullmatch(lower, end, start) for (_, _, end), (_, start, _) in itertools.pairwise(matches)):
+        return [field for field, _, _ in matches]
+    (_, _, end), (last, start, _) = matches[-2], matches[-1]
+    return [last] if start > end and _CLAUSE.search(lower, end, start) else []
 
 
 def _connected(folded: str, start: int, end: int) -> bool:
@@ -596,7 +629,7 @@ def _lead_fields(u: _Unit, start: int, end: int) -> list[str]:
         found, field = _section_field(_words(u.folded[start:end]))
         return [field] if found and field in DATE_FIELDS and field is not None else []
     between = max(e for _, _, e in matches)
-    if end - between > _MAX_LEAD or _OTHER_EVENT_STATED.search(u.folded, between, end):
+    if end - between > _MAX_STATED_LEAD or _OTHER_EVENT_STATED.search(u.folded, start, end):
         return []
     return _conjoined(u.lower, matches)
 
@@ -691,9 +724,10 @@ _AMOUNT: Final = re.compile(
     r"(?<![\d.,])(?<!\d )"
     r"(?P<num>\d{1,3}(?P<sep>[ .,])\d{3}(?:(?P=sep)\d{3}){0,4}(?:[.,]\d{1,2})?|\d{1,12}(?:[.,]\d{1,2})?)"
     r"(?!\d)\s?(?:(?P<mult>millions?|milliards?)\s(?:d'\s?|de\s)?|(?P<short>[mk])\s?(?=€|eur))?"
-    r"(?:€|euros?\b|eur\b)",
+    r"(?:€|euros?(?:\(s\))?|eur\b)(?![a-z])",
     re.I,
 )
+_PLAIN_NUMBER: Final = re.compile(r"\s*(?:\d{1,3}(?:[ .]\d{3})+|\d{1,12})(?:,\d{1,2})?\s*")
 _GROUPED: Final = re.compile(r"(?P<int>\d{1,3}(?:[ .,]\d{3})+)(?:(?P<dsep>[.,])(?P<dec>\d{1,2}))?")
 _MULTIPLIERS: Final = {
     "million": 10**6,
@@ -704,7 +738,7 @@ _MULTIPLIERS: Final = {
     "k": 1000,
 }
 _VALUE_DOUBT: Final = re.compile(
-    r"\bannuel|\bpar\s+(?:an|annee|mois|jour)\b|\bminim|\bchiffres?\s+d'\s?affaires?|\bpenalit|\bcaution"
+    r"\bpar\s+jour\b|\bchiffres?\s+d'\s?affaires?|\bpenalit|\bcaution"
     r"|\bgarantie|\bcapital\b|\bassurance|\bunitaire|\bsubvention|\bavance\b|\baugment|\bsupplementaire|\bdiminu|\breduit",
     re.I,
 )
@@ -738,6 +772,8 @@ def _amount(match: re.Match[str]) -> Decimal | None:
 
 def _value_changes(u: _Unit) -> list[Change]:
     items = find_amounts(u.text[u.start : u.end])
+    if not items and u.stated and u.hint in _VALUE_FIELDS and _PLAIN_NUMBER.fullmatch(u.text, u.start, u.end):
+        items = find_amounts(u.text[u.start : u.end] + " €")  # a bare number under a value heading
     if not items or any(f.value is None for f in items) or _VALUE_DOUBT.search(u.folded, u.start, u.end):
         return []
     items = [Found(f.value, f.start + u.start, f.end + u.start) for f in items]
@@ -753,6 +789,7 @@ _DURATION_ITEM: Final = re.compile(
     r"|\bduree\s+en\s+(?P<unit2>mois|annees|jours|semaines)\s?:?\s?(?P<n2>\d{1,3})(?![\d.,]?\d)",
     re.I,
 )
+_FORM_DURATION: Final = re.compile(r"duree\s+en\s", re.I)
 _UNITS: Final = {"m": "M", "a": "Y", "s": "W", "j": "D"}
 _DURATION_NAME: Final = re.compile(r"\bduree\b|\bdelai\s+d'\s?execution\b", re.I)
 _DURATION_DOUBT: Final = re.compile(
@@ -781,7 +818,10 @@ def find_durations(text: str) -> list[Found]:
 
 def _duration_changes(u: _Unit) -> list[Change]:
     items = [Found(f.value, f.start + u.start, f.end + u.start) for f in find_durations(u.text[u.start : u.end])]
-    if not items or _DURATION_DOUBT.search(u.folded, u.start, u.end):
+    form = [f for f in items if _FORM_DURATION.match(u.folded, f.start)]
+    if form:
+        items = form[:1] if len({f.value for f in form}) == 1 else form  # the form's field, whatever follows
+    elif not items or _DURATION_DOUBT.search(u.folded, u.start, u.end):
         return []
     named = _DURATION_NAME.search(u.folded, u.start, u.end)
     return _typed_items(u, items, ["duration"] if named else [], ("duration",), _AMOUNT_LEAD)

@@ -101,14 +101,32 @@ Read = list[tuple[Amendment, bool]]  # (amendment, whether it comes from a day-o
 
 
 def _read(statement: Statement, zone: ZoneInfo) -> Read:
-    return _unambiguous(_read_typed(statement, zone))
+    return _unambiguous(_agreeing(statement, _read_typed(statement, zone)))
+
+
+def _agreeing(st: Statement, read: Read) -> Read:
+    """Dates typed under a section number naming another date field, and none of its own: the section and
+    the text disagree ("IV.2.2" over an opening date), so they are kept as text."""
+    section_field = frtext.field_for_label(st.section) if st.section and not st.label else None
+    dates = [a for a, _ in read if a.field in DATE_FIELDS]
+    if section_field not in DATE_FIELDS or not dates or any(a.field == section_field for a in dates):
+        return read
+    return [(_as_text(a), False) if a.field in DATE_FIELDS else (a, s) for a, s in read]
 
 
 def _unambiguous(read: Read) -> Read:
     """Two different values for one field and lot in one statement: neither is sure, both are kept as text."""
     values: dict[tuple[str, str | None], set[str]] = {}
-    for amendment, _ in read:
+    seen: set[tuple[str, str | None, str, str]] = set()
+    unique: Read = []
+    for amendment, structured in read:
+        key = (amendment.field, amendment.lot, repr(amendment.old), repr(amendment.new))
+        if amendment.field != "text" and key in seen:
+            continue  # the same change said twice
+        seen.add(key)
+        unique.append((amendment, structured))
         values.setdefault((amendment.field, amendment.lot), set()).add(repr(amendment.new))
+    read = unique
     return [
         (_as_text(a), False) if a.field != "text" and len(values[(a.field, a.lot)]) > 1 else (a, structured)
         for a, structured in read
@@ -204,10 +222,20 @@ def _interpret(
     return [replace(by_key[key], lot=lot) for key in unique for lot in lots]
 
 
+_OLD_LEAD = re.compile(r"\s*au\s+lieu\s+(?:de\s+|d'\s?|du\s+|des\s+)(?::\s*)?", re.IGNORECASE)
+_NEW_LEAD = re.compile(r"\s*(?:il\s+faut\s+)?lire\s*(?::\s*)?", re.IGNORECASE)
+
+
+def _without(lead: re.Pattern[str], text: str | None) -> str | None:
+    """An INIT text without its "Au lieu de :", a LIRE text without its "Lire :" (the form says so)."""
+    match = lead.match(frtext.fold(text)) if text else None
+    return text[match.end() :] if text and match and text[match.end() :].strip() else text
+
+
 def _before_after(st: Statement, heading: str | None, hint: str | None, zone: ZoneInfo) -> Read:
-    """ "Read NEW instead of OLD": each typed value of NEW with the one value OLD gives for its field and lot."""
-    new_typed = _interpret(st, st.new, heading, hint, zone, stated=True)
-    old_typed = _interpret(st, st.old, heading, hint, zone, stated=True)
+    """Read NEW instead of OLD: each typed value of NEW with the one value OLD gives for its field and lot."""
+    new_typed = _interpret(st, _without(_NEW_LEAD, st.new), heading, hint, zone, stated=True)
+    old_typed = _interpret(st, _without(_OLD_LEAD, st.old), heading, hint, zone, stated=True)
     out: list[Amendment] = []
     for amendment in new_typed:
         paired = _paired(amendment, old_typed)
