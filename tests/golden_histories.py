@@ -18,6 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlmodel import col
+
 from tests import ROOT, shared_dir
 from tracker.db import make_engine, session_scope, upgrade
 from tracker.history import history
@@ -72,7 +75,7 @@ def render_case(files: list[str]) -> dict[str, Any]:
         for name in files:
             ingest_documents(engine, documents_from_file(corpus / name))
         with session_scope(engine) as session:
-            procedures = session.query(Procedure).order_by(Procedure.id).all()
+            procedures = session.execute(select(Procedure).order_by(col(Procedure.id))).scalars().all()
             out = {p.display_id: history(session, p) for p in procedures}
         engine.dispose()
     return {"files": files, "procedures": out}

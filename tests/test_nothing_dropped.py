@@ -12,6 +12,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -52,11 +53,11 @@ def amendments_without_change(engine: Engine) -> list[str]:
     missing = []
     with session_scope(engine) as session:
         rows = session.execute(select(Notice.id, Notice.source, Notice.notice_id, Notice.record)).all()
-        live = dict(
-            session.execute(select(Version.notice_pk, Version.changes).where(Version.superseded_at.is_(None)))
-            .tuples()
-            .all()
-        )
+        live: dict[int, Any] = {}
+        for npk, changes in session.execute(
+            select(Version.notice_pk, Version.changes).where(Version.superseded_at.is_(None))
+        ):
+            live[npk] = changes
     for pk, source, notice_id, record in rows:
         if is_amendment(record) and not live.get(pk):
             missing.append(f"{source} {notice_id} ({record.get('kind')})")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 
 from tracker.diff import Change, diff_states, sort_changes
-from tracker.notice import snapshot_record
+from tracker.notice import AmendmentRecord, ChangeDict, NoticeRecord, State, snapshot_record
 from tracker.values import from_json, same_day, to_json
 
 __all__ = ["VersionData", "consolidate", "order_key", "snapshot_record"]
@@ -38,7 +39,7 @@ def _notice_order(notice_id: str) -> tuple[int, int, str]:
     return 0, 0, notice_id
 
 
-def order_key(rec: dict[str, Any]) -> tuple[str, int, tuple[int, int, str], str]:
+def order_key(rec: NoticeRecord) -> tuple[str, int, tuple[int, int, str], str]:
     """Publication order; an initial notice first on its day; then notice number."""
     return (
         rec.get("published") or "9999-12-31",
@@ -54,29 +55,29 @@ class VersionData:
     source: str
     kind: str
     published: str | None
-    state: dict[str, Any]
-    changes: list[dict[str, Any]]
+    state: State
+    changes: list[ChangeDict]
     content_hash: str
 
 
-def state_hash(state: dict[str, Any]) -> str:
+def state_hash(state: Mapping[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _restated_state(rec: dict[str, Any], prev: dict[str, Any] | None) -> dict[str, Any]:
+def _restated_state(rec: NoticeRecord, prev: State | None) -> State:
     fields = dict(rec.get("fields") or {})
     if "status" not in fields:
         fields["status"] = "open"
     return {
-        "title": rec.get("title") or (prev or {}).get("title"),
-        "buyer": rec.get("buyer") or (prev or {}).get("buyer"),
-        "cpv": list(rec.get("cpv") or (prev or {}).get("cpv") or []),
+        "title": rec.get("title") or (prev["title"] if prev else None),
+        "buyer": rec.get("buyer") or (prev["buyer"] if prev else None),
+        "cpv": list(rec.get("cpv") or (prev["cpv"] if prev else [])),
         "fields": fields,
         "lots": copy.deepcopy(rec.get("lots") or {}),
     }
 
 
-def _skeleton(rec: dict[str, Any]) -> dict[str, Any]:
+def _skeleton(rec: NoticeRecord) -> State:
     return {
         "title": rec.get("title"),
         "buyer": rec.get("buyer"),
@@ -99,7 +100,7 @@ def merge_moment(prior: Any, stated_old: Any, stated_new: Any) -> Any:
     return stated_new
 
 
-def _apply_amendment(state: dict[str, Any], am: dict[str, Any]) -> Change | None:
+def _apply_amendment(state: State, am: AmendmentRecord) -> Change | None:
     field, lot = am["field"], am.get("lot")
     if field == "text":
         return Change(
@@ -123,13 +124,13 @@ def _apply_amendment(state: dict[str, Any], am: dict[str, Any]) -> Change | None
     )
 
 
-def _apply_status(state: dict[str, Any], status: str, evidence: str) -> list[Change]:
+def _apply_status(state: State, status: str, evidence: str) -> list[Change]:
     prior = state["fields"].get("status") or "open"
     state["fields"]["status"] = status
     return [] if prior == status else [Change(field="status", old=prior, new=status, evidence=evidence)]
 
 
-def _partial(rec: dict[str, Any], prev: dict[str, Any] | None) -> tuple[dict[str, Any], list[Change]]:
+def _partial(rec: NoticeRecord, prev: State | None) -> tuple[State, list[Change]]:
     state = copy.deepcopy(prev) if prev is not None else _skeleton(rec)
     changes: list[Change] = []
     kind = rec.get("kind")
@@ -148,7 +149,7 @@ def _partial(rec: dict[str, Any], prev: dict[str, Any] | None) -> tuple[dict[str
 AMENDMENT_KINDS = frozenset({"rectificatif", "change", "cancellation"})
 
 
-def is_amendment(rec: dict[str, Any]) -> bool:
+def is_amendment(rec: Mapping[str, Any]) -> bool:
     """A notice published to amend a procedure: a rectificatif, an eForms change notice, a cancellation, or any
     notice stating amendments or carrying an eForms change section."""
     extra = rec.get("extra") or {}
@@ -159,7 +160,7 @@ def is_amendment(rec: dict[str, Any]) -> bool:
     )
 
 
-def stated_change(rec: dict[str, Any]) -> Change:
+def stated_change(rec: NoticeRecord) -> Change:
     """What an amendment notice says when nothing in it could be typed or applied: kept as a text change, so
     its subscribers still hear of it (a dropped amendment is the worst failure)."""
     extra = rec.get("extra") or {}
@@ -192,14 +193,14 @@ def stated_change(rec: dict[str, Any]) -> Change:
     )
 
 
-def consolidate(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], VersionData | None]]:
+def consolidate(records: list[NoticeRecord]) -> list[tuple[NoticeRecord, VersionData | None]]:
     """Every record in publication order, with the version it makes (None: it changes nothing).
 
     An amendment notice (:func:`is_amendment`) always makes a version with at least one change: when none of
     its statements could be typed or applied, what it says is kept as a text change.
     """
-    out: list[tuple[dict[str, Any], VersionData | None]] = []
-    prev: dict[str, Any] | None = None
+    out: list[tuple[NoticeRecord, VersionData | None]] = []
+    prev: State | None = None
     for rec in sorted(records, key=order_key):
         if rec.get("restatement", True) and rec.get("kind") not in ("award", "cancellation"):
             state = _restated_state(rec, prev)

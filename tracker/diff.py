@@ -13,7 +13,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from tracker.notice import TRACKED_FIELDS
+from tracker.notice import TRACKED_FIELDS, ChangeDict, State
 
 _SEP = "\x1f"
 _ORDER = {name: i for i, name in enumerate(("title", "buyer", "cpv", "lots", *TRACKED_FIELDS, "text"))}
@@ -28,8 +28,8 @@ class Change:
     section: str | None = None
     evidence: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"field": self.field, "lot": self.lot, "old": self.old, "new": self.new}
+    def as_dict(self) -> ChangeDict:
+        out: ChangeDict = {"field": self.field, "lot": self.lot, "old": self.old, "new": self.new}
         if self.section:
             out["section"] = self.section
         if self.evidence:
@@ -37,7 +37,7 @@ class Change:
         return out
 
 
-def _flatten(state: dict[str, Any], lots: set[str]) -> dict[str, Any]:
+def _flatten(state: State, lots: set[str]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for field, value in (state.get("fields") or {}).items():
         flat[f"{_SEP}{field}"] = value
@@ -54,7 +54,7 @@ def _split(key: str) -> tuple[str | None, str]:
     return (lot or None), field
 
 
-def diff_states(old: dict[str, Any], new: dict[str, Any], *, evidence: str = "") -> list[Change]:
+def diff_states(old: State, new: State, *, evidence: str = "") -> list[Change]:
     """Changes from ``old`` to ``new``: descriptive fields, lots added/removed, then every typed field."""
     changes: list[Change] = []
     for key in ("title", "buyer"):
@@ -86,7 +86,7 @@ def diff_states(old: dict[str, Any], new: dict[str, Any], *, evidence: str = "")
     return sort_changes(list({(c.field, c.lot): c for c in changes}.values()))
 
 
-def old_value(state: dict[str, Any], lot: str | None, field: str) -> Any:
+def old_value(state: State, lot: str | None, field: str) -> Any:
     holder = (state.get("lots") or {}).get(lot, {}) if lot else state.get("fields") or {}
     return holder.get(field)
 

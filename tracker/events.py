@@ -7,7 +7,8 @@ Built by ``tracker.store`` from database rows; consumed by the pure ``tracker.ma
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from tracker.notice import ChangeDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class VersionEvent:
     published: str | None  # YYYY-MM-DD
     url: str | None  # link to the source notice
     reason: str | None  # the buyer's stated reason for the change
-    changes: list[dict[str, Any]]
+    changes: list[ChangeDict]
     #: the procedure's matching facets before this version (None for v1), to detect entering/leaving a profile
     previous: ProcedureInfo | None = None
     #: bumped when this version carries a correction after it was notified: a new delivery key

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from tracker.models import Identifier, Notice, Procedure, Version
+from tracker.notice import ChangeDict
 from tracker.render import change_text, kind_label
 from tracker.store import normalise_key
 
@@ -78,7 +79,7 @@ def _corrections(facts: list[dict[str, Any]] | None, lang: str) -> dict[str, Any
     return {"corrections": [fact | {"text": change_text(correction_change(fact), lang)} for fact in facts]}
 
 
-def correction_change(fact: dict[str, Any]) -> dict[str, Any]:
+def correction_change(fact: dict[str, Any]) -> ChangeDict:
     """A correction as a change: what was told → what the notices now say."""
     return {
         "field": fact["field"],

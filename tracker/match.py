@@ -37,12 +37,13 @@ from __future__ import annotations
 import functools
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 
+from tracker.notice import ChangeDict
 from tracker.values import delta, delta_days, from_json
 from tracker.vocabulary import cached_map, normalize_department, normalize_text, normalized_words
 
@@ -70,7 +71,7 @@ def _earlier(old: Any, new: Any) -> bool:
     return shift is not None and shift.total_seconds() < 0
 
 
-def classify(change: dict[str, Any]) -> set[str]:
+def classify(change: Mapping[str, Any]) -> set[str]:
     """The change names one change belongs to (empty for changes only ``any`` covers: title, buyer, …)."""
     field, old, new = change.get("field"), change.get("old"), change.get("new")
     names: set[str] = set()
@@ -98,12 +99,12 @@ def classify(change: dict[str, Any]) -> set[str]:
     return names
 
 
-def is_critical_change(change: dict[str, Any]) -> bool:
+def is_critical_change(change: Mapping[str, Any]) -> bool:
     """Deadline moved earlier, cancellation, lot removed, submission address changed or removed."""
     return _critical_change(change, classify(change))
 
 
-def _critical_change(change: dict[str, Any], names: set[str]) -> bool:
+def _critical_change(change: Mapping[str, Any], names: set[str]) -> bool:
     if names & CRITICAL_NAMES:
         return True
     old = change.get("old")
@@ -196,7 +197,7 @@ class Match:
     """
 
     subscriber: Subscriber
-    changes: list[dict[str, Any]]
+    changes: list[ChangeDict]
     reasons: list[str]
     critical: bool
 
@@ -204,7 +205,7 @@ class Match:
 class _Classified(NamedTuple):
     """One change of a version with what every change filter asks of it, computed once per version."""
 
-    change: dict[str, Any]
+    change: ChangeDict
     names: set[str]
     days: float | None  # |days| a deadline moved later (what a threshold compares), else None
     critical: bool
@@ -222,7 +223,7 @@ def _classified(event: VersionEvent) -> list[_Classified]:
     return result
 
 
-Outcome = tuple[list[dict[str, Any]], list[str], bool] | None  # kept changes, change names, critical
+Outcome = tuple[list[ChangeDict], list[str], bool] | None  # kept changes, change names, critical
 OutcomeCache = dict[tuple[Any, ...], Outcome]
 
 
@@ -244,7 +245,7 @@ def _outcome(
     if event.kind == "initial" and not event.changes:
         return ([], ["new_notice"], False) if _wants_new_notice(wanted, follow) else None
     every = "any" in wanted
-    kept: list[dict[str, Any]] = []
+    kept: list[ChangeDict] = []
     hits: set[str] = set()
     critical = event.kind == "cancellation"
     for c in _classified(event) if classified is None else classified:
@@ -262,7 +263,7 @@ def _outcome(
 
 def _whole_outcome(
     event: VersionEvent, classified: list[_Classified] | None = None
-) -> tuple[list[dict[str, Any]], list[str], bool]:
+) -> tuple[list[ChangeDict], list[str], bool]:
     """The whole version, for a subscriber whose profile the procedure enters or leaves."""
     classified = _classified(event) if classified is None else classified
     names: set[str] = set()
@@ -389,7 +390,7 @@ class Decisions:
         scope: IntArray,
         position: IntArray,
         outcome: IntArray,
-        outcomes: list[tuple[list[dict[str, Any]], list[str], bool]],
+        outcomes: list[tuple[list[ChangeDict], list[str], bool]],
         followed: dict[int, str],
     ) -> None:
         self._subscribers = subscribers
@@ -602,7 +603,7 @@ class Matcher:
             scope = np.full(subs.size, _PROFILE, dtype=np.int64)
             is_follow = np.zeros(subs.size, dtype=bool)
 
-        outcomes: list[tuple[list[dict[str, Any]], list[str], bool]] = []
+        outcomes: list[tuple[list[ChangeDict], list[str], bool]] = []
         outcome = np.zeros(subs.size, dtype=np.int64)
         keep = np.ones(subs.size, dtype=bool)
         filtered = scope <= _PROFILE  # the change filter decides for follow and profile scopes

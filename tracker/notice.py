@@ -41,6 +41,7 @@ DESCRIPTIVE_FIELDS: Final = ("title", "buyer", "cpv")
 #: Field names that may appear in a change, beyond the tracked ones.
 CHANGE_FIELDS: Final = TRACKED_FIELDS + DESCRIPTIVE_FIELDS + ("lots", "text")
 
+
 class NoticeKind(StrEnum):
     """What a publication is, for the procedure's history."""
 
@@ -114,6 +115,43 @@ class State(TypedDict):
     lots: dict[str, dict[str, Any]]
 
 
+class AmendmentRecord(TypedDict):
+    """An :class:`Amendment` as stored on the notice row."""
+
+    field: str
+    old: Any
+    new: Any
+    lot: str | None
+    section: str | None
+    evidence: str
+    announced: NotRequired[bool]
+
+
+class NoticeRecord(TypedDict):
+    """A snapshot as stored on the notice row (JSON-ready): what consolidation reads."""
+
+    source: str
+    notice_id: str
+    kind: str
+    published: str | None
+    identifiers: list[list[str]]
+    links: list[list[str]]
+    title: str | None
+    buyer: str | None
+    description: str | None
+    cpv: list[str]
+    departments: list[str]
+    nuts: list[str]
+    family: str | None
+    url: str | None
+    fields: dict[str, Any]
+    lots: dict[str, dict[str, Any]]
+    restatement: bool
+    amendments: list[AmendmentRecord]
+    reason: str | None
+    extra: dict[str, Any]
+
+
 @dataclass(slots=True)
 class NoticeSnapshot:
     """What one publication says about one procedure."""
@@ -151,7 +189,7 @@ class NoticeSnapshot:
         return list(dict.fromkeys(self.identifiers))
 
 
-def snapshot_record(snap: NoticeSnapshot) -> dict[str, Any]:
+def snapshot_record(snap: NoticeSnapshot) -> NoticeRecord:
     """The JSON-ready form of a snapshot, as stored on the notice row."""
     return {
         "source": snap.source,
@@ -177,13 +215,10 @@ def snapshot_record(snap: NoticeSnapshot) -> dict[str, Any]:
     }
 
 
-def _amendment_record(a: Amendment) -> dict[str, Any]:
-    extra: dict[str, Any] = {"announced": True} if a.announced else {}
-    return extra | {
-        "field": a.field,
-        "old": to_json(a.old),
-        "new": to_json(a.new),
-        "lot": a.lot,
-        "section": a.section,
-        "evidence": a.evidence,
-    }
+def _amendment_record(a: Amendment) -> AmendmentRecord:
+    record = AmendmentRecord(
+        field=a.field, old=to_json(a.old), new=to_json(a.new), lot=a.lot, section=a.section, evidence=a.evidence
+    )
+    if a.announced:
+        record["announced"] = True
+    return record

@@ -19,7 +19,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,6 +31,7 @@ from tracker.events import ProcedureInfo, VersionEvent
 from tracker.history import correction_change
 from tracker.match import Match, Matcher
 from tracker.models import Delivery, Identifier, Notice, Procedure, Version
+from tracker.notice import ChangeDict
 from tracker.notify.dispatch import mask_url, send
 from tracker.notify.render import Message, render_digests, render_messages
 from tracker.store import mark_notified
@@ -119,12 +120,12 @@ def version_event(session: Session, version_id: int) -> VersionEvent | None:
     )
 
 
-def _event_changes(version: Version) -> list[dict[str, Any]]:
+def _event_changes(version: Version) -> list[ChangeDict]:
     """A version's changes; once notified, a new revision tells only its corrections."""
-    corrections = [correction_change(fact) for fact in version.corrections or []]
+    corrections: list[ChangeDict] = [correction_change(fact) for fact in version.corrections or []]
     if version.revision > 0:
         return corrections
-    return list(version.changes) + corrections
+    return cast(list[ChangeDict], list(version.changes)) + corrections
 
 
 # ------------------------------------------------------------------ fan-out

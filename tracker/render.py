@@ -8,6 +8,7 @@ A change is the dict stored on a version (see ``tracker.diff.Change.as_dict``)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from tracker.values import render_delta, render_value
@@ -83,7 +84,7 @@ def _differing(old: str, new: str, context: int = 40) -> tuple[str, str]:
     return "…" + old[start:], "…" + new[start:]
 
 
-def change_text(change: dict[str, Any], lang: str = "fr") -> str:
+def change_text(change: Mapping[str, Any], lang: str = "fr") -> str:
     """One line, e.g. ``Date limite de réception des offres (LOT-0001) : 17/02 … → 24/02 … (+7 jours)``."""
     field = change.get("field", "text")
     lot = change.get("lot")

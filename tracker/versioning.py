@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from tracker.consolidate import VersionData, consolidate
-from tracker.notice import DATE_FIELDS
+from tracker.notice import DATE_FIELDS, ChangeDict, State
 from tracker.values import PARIS, from_json
 
 if TYPE_CHECKING:
@@ -80,10 +80,10 @@ def _plan_procedure(
 ) -> None:
     pk_of = {id(n.record): n.pk for n in notices}
     number = 0
-    state_at: dict[int, dict[str, Any]] = {}  # notice pk -> the procedure's state once that notice is read
+    state_at: dict[int, State | None] = {}  # notice pk -> the procedure's state once that notice is read
     live: dict[int, VersionData] = {}
     last: tuple[int, VersionData] | None = None
-    state: dict[str, Any] = {}
+    state: State | None = None
     first_id: str | None = None
     for rec, version in consolidate([n.record for n in notices]):
         pk = pk_of[id(rec)]
@@ -144,19 +144,19 @@ def _check_told(
     notices: list[StoredNotice],
     current: dict[int, StoredVersion],
     live: dict[int, VersionData],
-    state_at: dict[int, dict[str, Any]],
+    state_at: dict[int, State | None],
     last: tuple[int, VersionData],
     now: datetime,
     plan: VersionPlan,
 ) -> None:
     """Corrections owed for dates told to subscribers that the history now states otherwise."""
     owed: list[Fact] = []
-    settled: dict[int, list[dict[str, Any]] | None] = {}  # version id -> what it now counts as having told
+    settled: dict[int, list[ChangeDict] | None] = {}  # version id -> what it now counts as having told
     for notice in notices:
         row = current.get(notice.pk)
         if row is None or not row.told:
             continue
-        wrong = _wrong_facts(row.told, state_at.get(notice.pk, {}), notice.record["notice_id"])
+        wrong = _wrong_facts(row.told, state_at.get(notice.pk), notice.record["notice_id"])
         if not wrong:
             continue
         version = live.get(notice.pk)
@@ -168,13 +168,16 @@ def _check_told(
         _attach_corrections(last, current, owed, plan)
 
 
-def _wrong_facts(told: list[dict[str, Any]], state: dict[str, Any], notice_id: str) -> list[Fact]:
+def _wrong_facts(told: list[ChangeDict], state: State | None, notice_id: str) -> list[Fact]:
     wrong = []
     for change in told:
         name, lot, said = change.get("field"), change.get("lot"), change.get("new")
         if name not in DATE_FIELDS or said is None:
             continue
-        holder = (state.get("lots") or {}).get(lot, {}) if lot else state.get("fields") or {}
+        if state is None:
+            holder: dict[str, Any] = {}
+        else:
+            holder = state["lots"].get(lot, {}) if lot else state["fields"]
         truth = holder.get(name)
         if not _same_moment(said, truth):
             wrong.append(Fact(field=name, lot=lot, told=said, now=truth, notice_id=notice_id))
@@ -197,7 +200,7 @@ def _ahead(value: Any, now: datetime) -> bool:
     return False
 
 
-def _settle(settled: dict[int, list[dict[str, Any]] | None], plan: VersionPlan) -> None:
+def _settle(settled: dict[int, list[ChangeDict] | None], plan: VersionPlan) -> None:
     """Versions whose told facts are handed over to a correction (or were about the past) now tell the truth."""
     by_id = {u["vid"]: u for u in plan.updates}
     for vid, told in settled.items():

@@ -36,6 +36,7 @@ import apprise
 
 from tracker.events import ProcedureInfo, VersionEvent
 from tracker.match import Match
+from tracker.notice import ChangeDict
 from tracker.notify.render import Message, render_messages
 
 if TYPE_CHECKING:
@@ -288,13 +289,12 @@ def _notify(plugin: NotifyBase, message: Message, timeout: float) -> tuple[bool,
 
 # ---------------------------------------------------------------- tracker notify-test
 
-SAMPLE_CHANGE: Final = {
+SAMPLE_CHANGE: Final[ChangeDict] = {
     "field": "tender_deadline",
     "lot": None,
     "old": "2026-02-17T12:00+01:00",
     "new": "2026-02-24T12:00+01:00",
     "evidence": "La date limite de réception des offres est reportée au 24 février 2026 à 12h00.",
-    "section": None,
 }
 
 
@@ -319,7 +319,7 @@ def sample_event() -> VersionEvent:
         published="2026-02-10",
         url="https://www.boamp.fr/",
         reason="Message d'essai envoyé par « tracker notify-test ».",
-        changes=[dict(SAMPLE_CHANGE)],
+        changes=[SAMPLE_CHANGE.copy()],
     )
 
 
