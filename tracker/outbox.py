@@ -80,8 +80,8 @@ def procedure_info(
 def version_event(session: Session, version_id: int) -> VersionEvent | None:
     """Everything the match and render stages need about one version, from the database."""
     version = session.get(Version, version_id)
-    if version is None:
-        return None
+    if version is None or version.superseded_at is not None:
+        return None  # gone, or superseded by a later reading of the notices: nothing to tell
     procedure = session.get(Procedure, version.procedure_id)
     notice = session.get(Notice, version.notice_pk)
     if procedure is None or notice is None:
