@@ -790,6 +790,10 @@ _DURATION_ITEM: Final = re.compile(
     re.I,
 )
 _FORM_DURATION: Final = re.compile(r"duree\s+en\s", re.I)
+_VALIDITY_DOUBT: Final = re.compile(
+    r"\bvalidite\b|\bvalable|\bmaintenir\b|\ba\s+compter\s+de\s+la\s+date\s+(?:limite\s+)?de\s+(?:reception|remise)",
+    re.I,
+)
 _UNITS: Final = {"m": "M", "a": "Y", "s": "W", "j": "D"}
 _DURATION_NAME: Final = re.compile(r"\bduree\b|\bdelai\s+d'\s?execution\b", re.I)
 _DURATION_DOUBT: Final = re.compile(
@@ -819,6 +823,8 @@ def find_durations(text: str) -> list[Found]:
 def _duration_changes(u: _Unit) -> list[Change]:
     items = [Found(f.value, f.start + u.start, f.end + u.start) for f in find_durations(u.text[u.start : u.end])]
     form = [f for f in items if _FORM_DURATION.match(u.folded, f.start)]
+    if form and _VALIDITY_DOUBT.search(u.folded, u.start, u.end):
+        return []
     if form:
         items = form[:1] if len({f.value for f in form}) == 1 else form  # the form's field, whatever follows
     elif not items or _DURATION_DOUBT.search(u.folded, u.start, u.end):
@@ -828,7 +834,9 @@ def _duration_changes(u: _Unit) -> list[Change]:
 
 
 # URLs
-_URL: Final = re.compile(r"\bhttps?://[^\s<>\"'()\[\]{}|\\^`]{1,2000}|\bwww\.[^\s<>\"'()\[\]{}|\\^`]{1,2000}", re.I)
+_URL: Final = re.compile(
+    r"\bhttps?://[^\s<>\"'()\[\]{}|\\^`]{1,2000}|(?<![/:\w.])www\.[^\s<>\"'()\[\]{}|\\^`]{1,2000}", re.I
+)
 _GLUED: Final = re.compile(r"[a-z0-9][A-Z]")
 _URL_FIELDS: Final = ("submission_url", "documents_url")
 #: In a free text, a URL is a change only when the words say so.
@@ -853,6 +861,14 @@ def find_urls(text: str) -> list[Found]:
     return out
 
 
+def _profile_only(u: _Unit, field: str) -> bool:
+    """Whether only "profil acheteur" names the submission URL: the buyer's site, not a tracked address."""
+    if field != "submission_url" or not _BUYER_PROFILE.search(u.lower, u.start, u.end):
+        return False
+    masked = _BUYER_PROFILE.sub(lambda m: " " * len(m.group(0)), u.lower[u.start : u.end])
+    return not dict(_URL_KEYWORDS)["submission_url"].search(masked)
+
+
 def _url_changes(u: _Unit) -> list[Change]:
     found = [Found(f.value, f.start + u.start, f.end + u.start) for f in find_urls(u.text[u.start : u.end])]
     items: list[Found] = []
@@ -861,7 +877,7 @@ def _url_changes(u: _Unit) -> list[Change]:
             items.append(item)
     if not items:
         return []
-    fields = _named(u.lower, u.start, u.end, _URL_KEYWORDS)
+    fields = [f for f in _named(u.lower, u.start, u.end, _URL_KEYWORDS) if not _profile_only(u, f)]
     if not u.stated and not (fields and _URL_CHANGE.search(u.folded, u.start, u.end)):
         return []
     if len(items) == 1 and not u.stated and not _connected(u.folded, u.start, u.end):

@@ -203,7 +203,19 @@ def _structured_dates(st: Statement, heading: str | None, hint: str | None, zone
 
 
 def _statement_lots(st: Statement) -> list[str | None]:
-    return [*frtext.lots_named(st.lot)] or [None]
+    return [*_typed_lots(st)] or [None]
+
+
+_LOT_HEADING = re.compile(r"\s*lots?\b", re.IGNORECASE)
+
+
+def _typed_lots(st: Statement) -> list[str]:
+    """The lots of the statement: its ``LOT`` element, else a heading that starts with them ("Lot 1 - …")."""
+    if st.lot:
+        return frtext.lots_named(st.lot)
+    if st.label and _LOT_HEADING.match(st.label):
+        return frtext.lots_in(st.label[:40])
+    return []
 
 
 def _interpret(
@@ -214,7 +226,7 @@ def _interpret(
         return []
     found = frtext.interpret(text, field_hint=hint, section=heading, zone=zone, stated=stated)
     found = [a for a in found if a.field in TRACKED_FIELDS]
-    lots = frtext.lots_named(st.lot)
+    lots = _typed_lots(st)
     if not lots:
         return found
     unique = list(dict.fromkeys((a.field, repr(a.old), repr(a.new), a.evidence) for a in found))
@@ -261,7 +273,10 @@ def _paired(amendment: Amendment, old_typed: list[Amendment]) -> Amendment:
     olds = [a for a in old_typed if a.field == amendment.field and a.lot == amendment.lot]
     if len({repr(a.new) for a in olds}) != 1:
         return amendment  # none, or several: the old value is the state's
-    return replace(amendment, old=olds[0].new)
+    former = olds[0]
+    if former.old is not None and _is_day(former.new) and _same_day(former.new, amendment.new):
+        return replace(amendment, old=former.old)  # the old text moved it to this day already: its time is new
+    return replace(amendment, old=former.new)
 
 
 def _same(old: Any, new: Any) -> bool:
