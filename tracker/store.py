@@ -22,9 +22,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
 from sqlmodel import Session, col
 
 from tracker.documents import Document
@@ -98,6 +98,11 @@ def normalise_key(scheme: str, value: str) -> tuple[str, str]:
     return scheme, value
 
 
+def _table(model: Any) -> Table:
+    """The Core table of a model: bulk statements on it skip the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -128,11 +133,10 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
         for it in items
     ]
     ids: dict[str, int] = {}
-    for chunk in _chunks(rows, 200):
-        result = session.execute(
-            insert(DocumentRow).returning(col(DocumentRow.id), col(DocumentRow.sha256)), list(chunk)
-        )
-        ids.update({sha: pk for pk, sha in result.all()})
+    t = _table(DocumentRow)
+    for chunk in _chunks(rows, 500):
+        result = session.connection().execute(insert(t).returning(t.c.id, t.c.sha256), list(chunk))
+        ids.update({sha: pk for pk, sha in result})
     return ids
 
 
@@ -254,10 +258,10 @@ class _Linker:
     def _insert_procedures(self, pending: Sequence[int]) -> dict[int, int]:
         """Pending id -> stored id. RETURNING order is not promised (SQLite), so rows are matched by display id;
         rows of one display id differ only by id, so ascending ids go to ascending pending ids."""
-        stmt = insert(Procedure).returning(col(Procedure.id), col(Procedure.display_id))
+        t = _table(Procedure)
         values = [{"display_id": self.pending[p], "updated_at": self.now} for p in pending]
         ids: dict[str, list[int]] = defaultdict(list)
-        for pk, display_id in self.session.execute(stmt, values):
+        for pk, display_id in self.session.connection().execute(insert(t).returning(t.c.id, t.c.display_id), values):
             ids[display_id].append(pk)
         for group in ids.values():
             group.sort(reverse=True)
@@ -269,7 +273,7 @@ class _Linker:
             for (s, v), pk in self.new_keys.items()
         ]
         for chunk in _chunks(rows, 1000):
-            self.session.execute(insert(Identifier), list(chunk))
+            self.session.connection().execute(insert(_table(Identifier)), list(chunk))
         if self.claimed:
             stmt = (
                 update(Identifier)
@@ -336,13 +340,12 @@ def versioning_inputs(
         )
     notices: list[StoredNotice] = []
     versions: list[StoredVersion] = []
+    conn, n = session.connection(), _table(Notice)
     for chunk in _chunks(procs):
         notices += [
             StoredNotice(pk=pk, procedure_id=proc, record=record)
-            for pk, proc, record in session.execute(
-                select(col(Notice.id), col(Notice.procedure_id), col(Notice.record)).where(
-                    col(Notice.procedure_id).in_(chunk)
-                )
+            for pk, proc, record in conn.execute(
+                select(n.c.id, n.c.procedure_id, n.c.record).where(n.c.procedure_id.in_(chunk))
             )
         ]
         versions += [
@@ -385,11 +388,17 @@ def write_versions(session: Session, plan: VersionPlan, *, now: datetime) -> tup
     if plan.superseded:
         for chunk in _chunks(plan.superseded):
             session.execute(
-                update(Version).where(col(Version.id).in_(list(chunk))).values(superseded_at=now, updated_at=now)
+                update(Version)
+                .where(col(Version.id).in_(list(chunk)))
+                .values(superseded_at=now, updated_at=now, notified_at=func.coalesce(col(Version.notified_at), now))
             )
-    for chunk in _chunks(plan.inserts, 200):
-        rows = [{"corrections": None, **row} for row in chunk]
-        ids += list(session.execute(insert(Version).returning(col(Version.id)), rows).scalars())
+    add_versions = insert(_table(Version)).returning(_table(Version).c.id)
+    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
+    for row in plan.inserts:
+        by_keys[tuple(row)].append({"corrections": None, **row})
+    for rows in by_keys.values():
+        for chunk in _chunks(rows, 500):
+            ids += list(conn.execute(add_versions, list(chunk)).scalars())
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in plan.updates:
         by_columns[tuple(sorted(k for k in row if k != "vid"))].append(row)
@@ -468,9 +477,10 @@ def _link_and_store(
             linker.claim(own, proc, pk)
             linker.claim(links, proc, None)
     linker.settle([r for r, _, _ in new_rows] + refreshed)
-    add_notices = insert(Notice).returning(col(Notice.id), col(Notice.source), col(Notice.notice_id))
+    t = _table(Notice)
+    add_notices = insert(t).returning(t.c.id, t.c.source, t.c.notice_id)
     for chunk in _chunks(new_rows, 500):
-        for pk, source, notice_id in session.execute(add_notices, [r for r, _, _ in chunk]):
+        for pk, source, notice_id in session.connection().execute(add_notices, [r for r, _, _ in chunk]):
             existing[(source, notice_id)] = pk
         for row, own, _links in chunk:
             linker.claim(own, row["procedure_id"], existing[(row["source"], row["notice_id"])])

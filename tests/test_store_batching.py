@@ -1,0 +1,116 @@
+"""Batched linking (tracker.store): new procedures made many at a time, merges inside a batch and across
+batches, re-ingest idempotence; the same procedures whatever the batch size or order, on both engines."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from tracker.documents import Document
+from tracker.models import Identifier, Notice, Procedure, Version
+from tracker.notice import NoticeSnapshot
+from tracker.parse.base import ParsedItem
+from tracker.pipeline import ingest_documents
+
+Groups = frozenset[frozenset[str]]
+
+
+def _item(idweb: str, links: tuple[str, ...] = (), *, title: str = "Travaux") -> ParsedItem:
+    kind = "rectificatif" if links else "initial"
+    snap = NoticeSnapshot(
+        source="boamp",
+        notice_id=idweb,
+        kind=kind,
+        published=date(2024, 3, 1),
+        identifiers=[("idweb", idweb)],
+        links=[("idweb", x) for x in links],
+        title=title,
+        restatement=not links,
+    )
+    doc = Document("boamp", f"test#{idweb}", f"{idweb}|{'|'.join(links)}|{title}".encode(), "ods-record")
+    return ParsedItem(doc, [snap])
+
+
+def _groups(engine: Engine) -> Groups:
+    """Notices per procedure, checked for consistency: identifiers and versions follow their notice."""
+    with Session(engine) as session:
+        by_proc: dict[int, set[str]] = {}
+        proc_of: dict[int, int] = {}
+        for pk, proc, nid in session.execute(select(col(Notice.id), col(Notice.procedure_id), col(Notice.notice_id))):
+            by_proc.setdefault(proc, set()).add(nid)
+            proc_of[pk] = proc
+        for owner, proc in session.execute(select(col(Identifier.notice_pk), col(Identifier.procedure_id))):
+            assert owner is None or proc_of[owner] == proc
+        for notice_pk, proc in session.execute(select(col(Version.notice_pk), col(Version.procedure_id))):
+            assert proc_of[notice_pk] == proc
+        procedures = set(session.execute(select(col(Procedure.id))).scalars())
+    assert procedures == set(by_proc), "a procedure without notices, or a notice without its procedure"
+    return frozenset(frozenset(g) for g in by_proc.values())
+
+
+# A-B-D meet through links (D claims X, a placeholder C links to), E alone, F links to E.
+CHAIN = [
+    _item("24-1"),
+    _item("24-2", ("24-1",)),
+    _item("24-3", ("24-9",)),
+    _item("24-4", ("24-1", "24-9")),
+    _item("24-5"),
+    _item("24-9"),
+    _item("24-6", ("24-5",)),
+]
+CHAIN_GROUPS = frozenset(
+    {frozenset({"24-1", "24-2", "24-3", "24-4", "24-9"}), frozenset({"24-5", "24-6"})}
+)  # fmt: skip
+
+
+def test_many_new_procedures_in_one_batch(engine: Engine) -> None:
+    items = [_item(f"24-{100_000 + i}") for i in range(2_500)]
+    stats = ingest_documents(engine, items, batch_size=2_500)
+    assert stats.stored == 2_500 and stats.versions_created == 2_500
+    groups = _groups(engine)
+    assert groups == frozenset(frozenset({it.snapshots[0].notice_id}) for it in items)
+    with Session(engine) as session:
+        shown = dict(session.execute(select(col(Procedure.id), col(Procedure.display_id))).all())
+        for proc, nid in session.execute(select(col(Notice.procedure_id), col(Notice.notice_id))):
+            assert shown[proc] == nid
+
+
+def test_merges_inside_one_batch_match_one_at_a_time(engine: Engine) -> None:
+    ingest_documents(engine, CHAIN, batch_size=100)
+    assert _groups(engine) == CHAIN_GROUPS
+
+
+def test_merges_across_batches_and_any_order(engine: Engine) -> None:
+    for size in (1, 2, 3):
+        ingest_documents(engine, list(reversed(CHAIN)) if size == 2 else CHAIN, batch_size=size)
+    assert _groups(engine) == CHAIN_GROUPS
+
+
+def test_a_later_batch_merges_two_stored_procedures(engine: Engine) -> None:
+    ingest_documents(engine, [_item("24-11"), _item("24-12"), _item("24-13")], batch_size=10)
+    assert len(_groups(engine)) == 3
+    stats = ingest_documents(engine, [_item("24-14", ("24-11", "24-12")), _item("24-15")], batch_size=10)
+    assert stats.linked == 1
+    assert _groups(engine) == frozenset(
+        {frozenset({"24-11", "24-12", "24-14"}), frozenset({"24-13"}), frozenset({"24-15"})}
+    )
+
+
+def test_reingest_changes_nothing(engine: Engine) -> None:
+    first = ingest_documents(engine, CHAIN, batch_size=4)
+    groups = _groups(engine)
+    again = ingest_documents(engine, CHAIN, batch_size=4)
+    assert again.unchanged == len(CHAIN) and again.stored == 0 and again.versions_created == 0
+    assert first.versions_created > 0
+    assert _groups(engine) == groups
+
+
+def test_a_republished_notice_moves_with_its_links(engine: Engine) -> None:
+    ingest_documents(engine, [_item("24-21"), _item("24-22")], batch_size=10)
+    republished = _item("24-22", ("24-21",), title="Travaux, corrigé")
+    stats = ingest_documents(engine, [republished, *(_item(f"24-{30 + i}") for i in range(5))], batch_size=10)
+    assert stats.stored == 6
+    assert frozenset({"24-21", "24-22"}) in _groups(engine)
+    assert len(_groups(engine)) == 6
