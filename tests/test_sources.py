@@ -27,7 +27,9 @@ from tracker.sources.boamp import BoampOptions, BoampSource
 from tracker.sources.feed import FeedOptions, FeedSource
 from tracker.sources.folder import FolderOptions, FolderSource
 from tracker.sources.http import (
+    AllowList,
     CircuitBreaker,
+    Destination,
     HttpSource,
     HttpStatusError,
     RateLimitedError,
@@ -37,6 +39,8 @@ from tracker.sources.http import (
     redact_url,
 )
 
+#: what a test calling :func:`get` directly may reach: the local fake servers (URLs from data are refused there)
+LOCAL = Destination(allow=AllowList.parse(["127.0.0.0/8"]))
 FAST = RetryPolicy(attempts=4, base_delay=0.5, max_delay=4.0, max_wait=60.0, jitter=0.0)
 RECORDS_PATH = "/api/explore/v2.1/catalog/datasets/boamp/records"
 EXPORT_PATH = "/api/explore/v2.1/catalog/datasets/boamp/exports/jsonl"
@@ -103,7 +107,9 @@ def records_between(records: list[dict[str, Any]], first: str, last: str) -> lis
 
 def test_get_retries_server_errors_with_exponential_backoff(server, client, sleeps):
     server.route("/x", FakeResponse(500), FakeResponse(502), FakeResponse(200, b"ok"))
-    response = get(client, server.url("/x"), max_bytes=100, policy=FAST, sleep=sleeps, rng=lambda: 0.5)
+    response = get(
+        client, server.url("/x"), destination=LOCAL, max_bytes=100, policy=FAST, sleep=sleeps, rng=lambda: 0.5
+    )
     assert response.content == b"ok"
     assert sleeps == [0.5, 1.0]
     assert len(server.requests) == 3
@@ -112,14 +118,14 @@ def test_get_retries_server_errors_with_exponential_backoff(server, client, slee
 def test_get_gives_up_with_transient_error_after_the_last_attempt(server, client, sleeps):
     server.route("/x", FakeResponse(503))
     with pytest.raises(TransientError, match=r"HTTP 503 \(gave up after 4 attempts\)"):
-        get(client, server.url("/x"), max_bytes=100, policy=FAST, sleep=sleeps)
+        get(client, server.url("/x"), destination=LOCAL, max_bytes=100, policy=FAST, sleep=sleeps)
     assert len(server.requests) == 4
     assert len(sleeps) == 3
 
 
 def test_get_does_not_retry_a_404(server, client, sleeps):
     with pytest.raises(HttpStatusError, match=r"HTTP 404") as caught:
-        get(client, server.url("/missing"), max_bytes=100, policy=FAST, sleep=sleeps)
+        get(client, server.url("/missing"), destination=LOCAL, max_bytes=100, policy=FAST, sleep=sleeps)
     assert caught.value.status_code == 404
     assert server.url("/missing") in str(caught.value)
     assert isinstance(caught.value, PermanentError)
@@ -130,12 +136,12 @@ def test_get_does_not_retry_a_404(server, client, sleeps):
 def test_get_reports_the_opendatasoft_message_of_a_400(server, client, sleeps):
     server.route("/x", FakeResponse.json({"message": "ODSQL query is malformed", "error_code": "ODSQLError"}, 400))
     with pytest.raises(HttpStatusError, match="HTTP 400: ODSQL query is malformed"):
-        get(client, server.url("/x"), max_bytes=1000, policy=FAST, sleep=sleeps)
+        get(client, server.url("/x"), destination=LOCAL, max_bytes=1000, policy=FAST, sleep=sleeps)
 
 
 def test_get_honours_retry_after_seconds_on_429(server, client, sleeps):
     server.route("/x", FakeResponse(429, headers={"Retry-After": "7"}), FakeResponse(200, b"ok"))
-    assert get(client, server.url("/x"), max_bytes=100, policy=FAST, sleep=sleeps).content == b"ok"
+    assert get(client, server.url("/x"), destination=LOCAL, max_bytes=100, policy=FAST, sleep=sleeps).content == b"ok"
     assert sleeps == [7.0]
 
 
@@ -144,7 +150,7 @@ def test_get_honours_retry_after_as_an_http_date_relative_to_the_server_clock(se
     headers = {"Date": format_datetime(server_now, usegmt=True)}
     headers["Retry-After"] = format_datetime(server_now + timedelta(seconds=42), usegmt=True)
     server.route("/x", FakeResponse(503, headers=headers), FakeResponse(200, b"ok"))
-    get(client, server.url("/x"), max_bytes=100, policy=FAST, sleep=sleeps)
+    get(client, server.url("/x"), destination=LOCAL, max_bytes=100, policy=FAST, sleep=sleeps)
     assert sleeps == [42.0]
 
 
@@ -160,7 +166,7 @@ def test_get_raises_rate_limited_when_the_opendatasoft_quota_resets_much_later(s
     server.route("/x", FakeResponse.json(quota, 429, headers={"Date": format_datetime(server_now, usegmt=True)}))
     resets = r"quota resets at 2026-11-04T00:00:00\+00:00 \(in 16:00:00\)"
     with pytest.raises(RateLimitedError, match=resets) as caught:
-        get(client, server.url("/x"), max_bytes=1000, policy=FAST, sleep=sleeps)
+        get(client, server.url("/x"), destination=LOCAL, max_bytes=1000, policy=FAST, sleep=sleeps)
     assert caught.value.retry_after == 16 * 3600
     assert isinstance(caught.value, TransientError)
     assert sleeps == []
@@ -172,13 +178,16 @@ def test_get_waits_for_an_opendatasoft_quota_that_resets_soon(server, client, sl
     quota = {"errorcode": 10005, "reset_time": "2026-11-04T00:00:00Z", "error": "anonymous limit"}
     date_header = {"Date": format_datetime(server_now, usegmt=True)}
     server.route("/x", FakeResponse.json(quota, 429, headers=date_header), FakeResponse(200, b"ok"))
-    get(client, server.url("/x"), max_bytes=1000, policy=FAST, sleep=sleeps)
+    get(client, server.url("/x"), destination=LOCAL, max_bytes=1000, policy=FAST, sleep=sleeps)
     assert sleeps == [30.0]
 
 
 def test_get_retries_a_truncated_body(server, client, sleeps):
     server.route("/x", FakeResponse(200, b"0123456789" * 10, truncate=15), FakeResponse(200, b"complete"))
-    assert get(client, server.url("/x"), max_bytes=1000, policy=FAST, sleep=sleeps).content == b"complete"
+    assert (
+        get(client, server.url("/x"), destination=LOCAL, max_bytes=1000, policy=FAST, sleep=sleeps).content
+        == b"complete"
+    )
     assert len(server.requests) == 2
 
 
@@ -186,7 +195,7 @@ def test_get_retries_a_timeout_then_raises_transient_error(server, client, sleep
     server.route("/slow", FakeResponse(200, b"late", delay=1.0))
     policy = RetryPolicy(attempts=2, jitter=0.0)
     with pytest.raises(TransientError, match=r"timed out \(ReadTimeout\) \(gave up after 2 attempts\)"):
-        get(client, server.url("/slow"), max_bytes=100, policy=policy, timeout=0.1, sleep=sleeps)
+        get(client, server.url("/slow"), destination=LOCAL, max_bytes=100, policy=policy, timeout=0.1, sleep=sleeps)
     assert len(server.requests_to("/slow")) == 2
 
 
@@ -194,14 +203,14 @@ def test_get_retries_a_refused_connection(client, sleeps):
     with FakeServer() as gone:
         url = gone.url("/x")
     with pytest.raises(TransientError, match="ConnectError"):
-        get(client, url, max_bytes=100, policy=FAST, sleep=sleeps)
+        get(client, url, destination=LOCAL, max_bytes=100, policy=FAST, sleep=sleeps)
     assert len(sleeps) == 3
 
 
 def test_get_refuses_a_body_over_the_cap_announced_by_content_length(server, client, sleeps):
     server.route("/big", FakeResponse(200, b"x" * 2000))
     with pytest.raises(PermanentError, match="response larger than 1000 bytes"):
-        get(client, server.url("/big"), max_bytes=1000, policy=FAST, sleep=sleeps)
+        get(client, server.url("/big"), destination=LOCAL, max_bytes=1000, policy=FAST, sleep=sleeps)
     assert sleeps == []
 
 
@@ -209,13 +218,13 @@ def test_get_refuses_a_streamed_body_over_the_cap():
     chunks = [b"x" * 600, b"x" * 600]
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=iter(chunks)))
     with make_client(transport=transport) as http, pytest.raises(PermanentError, match="larger than 1000 bytes"):
-        get(http, "https://example.org/stream", max_bytes=1000, policy=FAST, sleep=Sleeps())
+        get(http, "https://example.org/stream", destination=LOCAL, max_bytes=1000, policy=FAST, sleep=Sleeps())
 
 
 def test_make_client_sends_the_tracker_user_agent(server):
     server.route("/x", FakeResponse(200, b"ok"))
     with make_client(timeout=2.0) as http:
-        get(http, server.url("/x"), max_bytes=100)
+        get(http, server.url("/x"), destination=LOCAL, max_bytes=100)
     assert server.requests[0].headers["user-agent"].startswith("tracker/0.1")
 
 
@@ -225,10 +234,12 @@ def test_make_client_sends_the_tracker_user_agent(server):
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("https://user:s3cret@example.org/a?b=1", "https://user:***@example.org/a?b=1"),
-        ("https://example.org/a?apikey=s3cret&where=x", "https://example.org/a?apikey=***&where=x"),
+        ("https://user:s3cret@example.org/a?b=1", "https://***@example.org/a?b=***"),
+        ("https://example.org/a?apikey=s3cret&where=x", "https://example.org/a?apikey=***&where=***"),
         ("https://example.org/rss?access_token=s3cret", "https://example.org/rss?access_token=***"),
-        ("https://example.org/a?where=dateparution%3Ddate%272026-11-01%27", None),
+        ("https://example.org/rss?q=s3cret", "https://example.org/rss?q=***"),
+        ("https://example.org/feeds/a1b2c3d4e5f6a7b8c9d0/rss.xml", "https://example.org/feeds/***/rss.xml"),
+        ("https://example.org/OPENDATA/BOAMP/2026/09/11/26-12345.xml", None),
     ],
 )
 def test_redact_url_masks_passwords_and_secret_parameters(url, shown):
@@ -239,7 +250,7 @@ def test_errors_never_contain_secrets(server, client, sleeps):
     server.route("/private", FakeResponse.json({"message": "bad token s3cret-token for you"}, 403))
     url = server.url("/private").replace("http://", "http://robot:pa55word@") + "?token=s3cret-token&q=1"
     with pytest.raises(PermanentError) as caught:
-        get(client, url, max_bytes=1000, policy=FAST, sleep=sleeps)
+        get(client, url, destination=LOCAL, max_bytes=1000, policy=FAST, sleep=sleeps)
     message = str(caught.value)
     assert "s3cret-token" not in message
     assert "pa55word" not in message

@@ -8,7 +8,15 @@
         kind: boamp            # a key of tracker.sources.source_classes()
         every: 30m             # or cron: "*/30 * * * *"  (exactly one of the two)
         enabled: true          # optional
+        budget: 15m            # optional: longest poll of this source; the next poll resumes from the cursor
+        allow: []              # optional: non-public addresses URLs taken from data may reach (this source)
         options: {...}         # validated by the kind's options_model
+    outbound:
+      allow: []                # non-public networks, addresses or host names (".suffix") any source may reach
+
+A source's own configured URLs are fetched as configured (a local mirror is legitimate); URLs taken from
+data (links in notices) reach only public addresses, unless an ``allow`` list names them
+(:mod:`tracker.sources.http`).
 
 Errors name the file and line (:mod:`tracker.yamlconf`); ``${VAR}`` is replaced from the
 environment before validation and a missing variable is an error.
@@ -37,6 +45,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tracker.exceptions import ConfigError
 from tracker.sources import Source, SourceOptions, source_classes
+from tracker.sources.http import AllowList, HttpSource
 from tracker.yamlconf import load_yaml, validate
 
 if TYPE_CHECKING:  # only tracker.sources does HTTP (tests/test_architecture.py)
@@ -136,6 +145,8 @@ class SourceConfig(BaseModel):
     every: timedelta | None = None
     cron: str | None = None
     enabled: bool = True
+    budget: timedelta = timedelta(minutes=15)
+    allow: tuple[str, ...] = ()
     options: SerializeAsAny[SourceOptions] = Field(default_factory=SourceOptions, validate_default=True)
 
     @field_validator("kind")
@@ -150,6 +161,17 @@ class SourceConfig(BaseModel):
     @classmethod
     def _every(cls, value: object) -> timedelta | None:
         return None if value is None else parse_every(value)
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, value: object) -> timedelta:
+        return parse_every(value)
+
+    @field_validator("allow")
+    @classmethod
+    def _allow(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        AllowList.parse(value)
+        return value
 
     @field_validator("cron")
     @classmethod
@@ -174,7 +196,24 @@ class SourceConfig(BaseModel):
 
     def build(self, client: httpx.Client) -> Source[Any]:
         """The configured :class:`~tracker.sources.Source`, fetching through ``client``."""
-        return source_classes()[self.kind](self.name, self.options, client)
+        source = source_classes()[self.kind](self.name, self.options, client)
+        if isinstance(source, HttpSource) and self.allow:
+            source.allow(AllowList.parse(self.allow))
+        return source
+
+
+class OutboundConfig(BaseModel):
+    """``outbound:`` in sources.yaml: what URLs taken from data may reach besides public addresses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: tuple[str, ...] = ()
+
+    @field_validator("allow")
+    @classmethod
+    def _allow(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        AllowList.parse(value)
+        return value
 
 
 class SourcesConfig(BaseModel):
@@ -183,7 +222,22 @@ class SourcesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = 1
+    outbound: OutboundConfig = OutboundConfig()
     sources: tuple[SourceConfig, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _share_allow(cls, data: Any) -> Any:
+        """Every source's ``allow`` list gets the entries of ``outbound.allow``."""
+        outbound = data.get("outbound") if isinstance(data, dict) else None
+        shared = outbound.get("allow") if isinstance(outbound, dict) else None
+        if not isinstance(shared, list | tuple) or not shared or not isinstance(data.get("sources"), list):
+            return data
+        sources = [
+            {**item, "allow": [*item.get("allow", ()), *shared]} if isinstance(item, dict) else item
+            for item in data["sources"]
+        ]
+        return {**data, "sources": sources}
 
     @field_validator("sources")
     @classmethod

@@ -2,6 +2,11 @@
 
 The same stage functions as the Celery workers (``poll_source`` → ``process_documents`` → fan-out →
 deliver), called in-process: both modes give the same results.
+
+Each source is polled by a thread of its own, within its budget, so one slow or stuck source never delays the
+others; what touches the database (storing a step, processing, notifying) runs under one lock, one thing at a
+time. SIGINT and SIGTERM set :attr:`Embedded.stop`: requests under way end at once, and ``run`` returns within
+:data:`STOP_GRACE` seconds, leaving every committed step and its cursor as they are.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +25,7 @@ from sqlalchemy import Engine
 
 from tracker.config import SourceConfig, SourcesConfig
 from tracker.pipeline import mark_versions_notified, process_documents, stranded, unnotified
-from tracker.poll import PollReport, poll_source
+from tracker.poll import PollReport, budget_of, poll_source
 from tracker.schedule import next_due
 
 if TYPE_CHECKING:
@@ -30,6 +36,9 @@ log = logging.getLogger(__name__)
 VersionHook = Callable[[list[int]], None]
 _RECOVERY_BATCH = 1000
 
+#: after a stop, how long ``run`` waits for the sources' threads to finish what they are doing
+STOP_GRACE = 5.0
+
 
 @dataclass
 class Embedded:
@@ -39,6 +48,7 @@ class Embedded:
     on_versions: VersionHook | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def close(self) -> None:
         self.client.close()
@@ -55,8 +65,18 @@ class Embedded:
             mark_versions_notified(self.engine, version_ids, now=self.clock())
 
     def poll(self, cfg: SourceConfig, *, progress: Callable[[PollReport], None] | None = None) -> PollReport:
+        """One poll of one source within its budget; a stop (signal) ends it early."""
+        self._install_signals()
         return poll_source(
-            self.engine, cfg, client=self.client, clock=self.clock, on_new=self.handle_new, progress=progress
+            self.engine,
+            cfg,
+            client=self.client,
+            clock=self.clock,
+            on_new=self.handle_new,
+            progress=progress,
+            budget=budget_of(cfg),
+            stop=self.stop,
+            lock=self.lock,
         )
 
     def recover(self) -> int:
@@ -87,35 +107,71 @@ class Embedded:
         return total
 
     def run_once(self) -> list[PollReport]:
-        """One poll of every enabled source; a failing source never stops the others."""
-        self.recover()
-        return [self.poll(cfg) for cfg in self.sources.enabled]
+        """One poll of every enabled source, each in its own thread; a failing or slow source never stops or
+        delays the others. Reports come in the configuration's order (a source stopped early has none)."""
+        self._install_signals()
+        with self.lock:
+            self.recover()
+        reports: dict[str, PollReport] = {}
+
+        def one(cfg: SourceConfig) -> None:
+            reports[cfg.name] = self.poll(cfg)
+
+        self._wait_for([self._thread(one, cfg) for cfg in self.sources.enabled])
+        return [reports[cfg.name] for cfg in self.sources.enabled if cfg.name in reports]
 
     def run_forever(self, *, on_report: Callable[[PollReport], None] | None = None) -> None:
-        """Poll each source when it is due, until SIGINT/SIGTERM or ``stop`` is set."""
+        """Poll each source when it is due, each in its own thread, until SIGINT/SIGTERM or ``stop`` is set."""
         self._install_signals()
-        self.recover()
-        now = self.clock()
-        due = {cfg.name: now for cfg in self.sources.enabled}
-        by_name = {cfg.name: cfg for cfg in self.sources.enabled}
-        while not self.stop.is_set() and due:
-            name = min(due, key=lambda n: due[n])
-            wait = (due[name] - self.clock()).total_seconds()
-            if wait > 0 and self.stop.wait(min(wait, 60)):
-                break
-            if due[name] > self.clock():
+        with self.lock:
+            self.recover()
+        threads = [self._thread(self._watch, cfg, on_report) for cfg in self.sources.enabled]
+        self._wait_for(threads)
+
+    def _watch(self, cfg: SourceConfig, on_report: Callable[[PollReport], None] | None) -> None:
+        """One source's schedule: poll when due, report, wait for the next time, until stopped."""
+        due = self.clock()
+        while not self.stop.is_set():
+            wait = (due - self.clock()).total_seconds()
+            if wait > 0:
+                self.stop.wait(min(wait, 60))
                 continue
-            report = self.poll(by_name[name])
-            if on_report is not None:
-                on_report(report)
-            due[name] = next_due(by_name[name], self.clock())
+            try:
+                report = self.poll(cfg)
+                if on_report is not None and not self.stop.is_set():
+                    with self.lock:
+                        on_report(report)
+            except Exception:  # a bug in one source's stages must not end the others' polling
+                log.exception("source %s: poll failed unexpectedly; next poll on schedule", cfg.name)
+            due = next_due(cfg, self.clock())
+
+    def _thread(self, target: Callable[..., None], *args: object) -> threading.Thread:
+        name = args[0].name if args and isinstance(args[0], SourceConfig) else "source"
+        thread = threading.Thread(target=target, args=args, name=f"poll-{name}", daemon=True)
+        thread.start()
+        return thread
+
+    def _wait_for(self, threads: list[threading.Thread]) -> None:
+        """Wait until the threads end or a stop is asked for; after a stop give them :data:`STOP_GRACE`."""
+        while any(thread.is_alive() for thread in threads) and not self.stop.wait(0.2):
+            pass
+        if not self.stop.is_set():
+            return
+        deadline = time.monotonic() + STOP_GRACE
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = [thread.name for thread in threads if thread.is_alive()]
+        if left:
+            log.warning("stopping without waiting for %s (nothing they did is half-stored)", ", ".join(left))
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
 
         def handler(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %s: stopping after the current step", signum)
+            if self.stop.is_set():  # a second signal: stop now
+                raise KeyboardInterrupt
+            log.warning("signal %s: stopping (requests under way are ended)", signum)
             self.stop.set()
 
         signal.signal(signal.SIGINT, handler)

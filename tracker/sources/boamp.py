@@ -69,7 +69,7 @@ class BoampSource(HttpSource[BoampOptions]):
       mode            "records" (one JSON record per notice) or "flux" (DILA's XML files)
       flux_base_url   root of the DILA folders (default https://echanges.dila.gouv.fr/OPENDATA/BOAMP)
       overlap_days    days before today re-read on every poll (default 1)
-      max_bytes       largest response accepted; timeout: seconds per request
+      max_bytes       largest response accepted; timeout: seconds per read; deadline: seconds per request
     API documentation
       GET {base_url}/api/explore/v2.1/catalog/datasets/{dataset}/records  (limit <= 100, offset + limit < 10000)
       GET {base_url}/api/explore/v2.1/catalog/datasets/{dataset}/exports/jsonl  (no limit; used by backfill_range)
@@ -161,6 +161,7 @@ class BoampSource(HttpSource[BoampOptions]):
             max_line_bytes=self.options.max_bytes,
             policy=self.policy,
             timeout=self.options.timeout,
+            destination=self.destination,
             sleep=self.sleep,
             rng=self.rng,
         )

@@ -35,7 +35,8 @@ class FeedSource(HttpSource[FeedOptions]):
       saved-search alerts.
     Options
       url         the feed's full URL (secrets in its query string are masked in logs and locators)
-      max_bytes   largest feed accepted (default 10 MB); timeout: seconds per request
+      max_bytes   largest feed accepted (default 10 MB); timeout: seconds per read;
+                  deadline: seconds per request (connect, headers, body)
     API documentation
       RSS 2.0 https://www.rssboard.org/rss-specification · Atom RFC 4287 ·
       conditional GET RFC 9110 §13.1 (If-None-Match / If-Modified-Since)

@@ -20,24 +20,30 @@ echoed from a server is scrubbed of the URL's secret values.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
 import re
+import socket
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, Generic, Literal, TypeAlias, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Annotated, Any, Final, Generic, Literal, TypeAlias, TypeVar
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from pydantic import AfterValidator, Field
 
 from tracker import __version__
 from tracker.exceptions import PermanentError, TransientError
+from tracker.logs import looks_like_token, mask_text, mask_url
 from tracker.sources.base import Source, SourceOptions
 
 log = logging.getLogger(__name__)
@@ -49,7 +55,6 @@ Sleep: TypeAlias = Callable[[float], None]
 Random: TypeAlias = Callable[[], float]
 T = TypeVar("T")
 
-_SECRET_PARAM = re.compile(r"key|token|secret|pass|sig|auth|session|credential", re.IGNORECASE)
 _ERROR_TEXT_CHARS = 200
 
 
@@ -73,33 +78,419 @@ class RateLimitedError(TransientError):
 
 
 def redact_url(url: str | httpx.URL) -> str:
-    """``url`` without its password and with the values of secret-looking query parameters masked."""
-    parts = urlsplit(str(url))
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if any(_SECRET_PARAM.search(key) for key, _ in pairs):
-        masked = [(key, "***" if _SECRET_PARAM.search(key) else value) for key, value in pairs]
-        query = urlencode(masked, safe="*")
-    else:
-        query = parts.query
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``url`` with its userinfo, every query value and token-like path segments masked (:func:`mask_url`)."""
+    return mask_url(url)
 
 
 def _secrets_of(url: httpx.URL) -> list[str]:
-    values = [value for key, value in url.params.multi_items() if _SECRET_PARAM.search(key) and value]
-    if url.password:
-        values.append(url.password)
-    return values
+    """Every part of ``url`` that :func:`redact_url` hides: a server echoing one must not show it."""
+    values = [value for _key, value in url.params.multi_items() if len(value) >= 3]
+    values += [part for part in url.path.split("/") if looks_like_token(part)]
+    values += [part for part in (url.username, url.password) if part]
+    return sorted(set(values), key=len, reverse=True)
 
 
 def _scrub(text: str, url: httpx.URL) -> str:
     for secret in _secrets_of(url):
         text = text.replace(secret, "***")
-    return text
+    return mask_text(text)
+
+
+# ------------------------------------------------------------------ outbound safety
+
+Resolver: TypeAlias = Callable[[str, int], list[str]]
+"""``(host, port) -> IP addresses``: the system's DNS by default, a fake one in tests."""
+Route: TypeAlias = Callable[[str, int], tuple[str, int]]
+"""``(checked IP, port) -> where to dial``: the identity by default; tests map every address to loopback."""
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class BlockedDestinationError(PermanentError):
+    """A URL that comes from data leads to an address tracker must not reach (or to a scheme it never fetches)."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system's resolver gives for ``host``, in its order, without repeats."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _identity_route(address: str, port: int) -> tuple[str, int]:
+    return address, port
+
+
+def blocked_kind(address: IPAddress) -> str | None:
+    """Why ``address`` is not a public Internet address (loopback, private…), or None when it is one."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    checks = (
+        (address.is_loopback, "loopback"),
+        (address.is_link_local, "link-local"),
+        (isinstance(address, ipaddress.IPv6Address) and address in _UNIQUE_LOCAL, "unique-local"),
+        (address.is_private, "private"),
+        (address.is_multicast, "multicast"),
+        (address.is_unspecified, "unspecified"),
+        (not address.is_global, "reserved"),
+    )
+    return next((kind for blocked, kind in checks if blocked), None)
+
+
+_UNIQUE_LOCAL: Final = ipaddress.IPv6Network("fc00::/7")
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Addresses and host names that URLs taken from data may reach although they are not public.
+
+    Entries are networks (``10.1.0.0/16``), addresses (``192.168.1.20``), host names (``intranet.example``) or
+    domain suffixes (``.intranet.example``: every name below it).
+    """
+
+    networks: tuple[IPNetwork, ...] = ()
+    hosts: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> AllowList:
+        networks: list[IPNetwork] = []
+        hosts: set[str] = set()
+        suffixes: list[str] = []
+        for entry in entries:
+            text = entry.strip().lower()
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+                continue
+            except ValueError:
+                pass
+            if not re.fullmatch(r"\.?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?", text):
+                raise ValueError(f"not a network, an address or a host name: {entry!r}")
+            (suffixes.append(text) if text.startswith(".") else hosts.add(text))
+        return cls(tuple(networks), frozenset(hosts), tuple(suffixes))
+
+    def admits_host(self, host: str) -> bool:
+        name = host.lower().rstrip(".")
+        return name in self.hosts or any(name.endswith(suffix) for suffix in self.suffixes)
+
+    def admits_address(self, address: IPAddress) -> bool:
+        return any(address in network for network in self.networks if network.version == address.version)
+
+
+NO_ALLOW: Final = AllowList()
+
+Origin: TypeAlias = tuple[str, int]  # (lower-case host, port)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """What the request being sent may reach: the operator's own origins as configured, the rest if public."""
+
+    trusted: frozenset[Origin] = frozenset()
+    allow: AllowList = NO_ALLOW
+
+
+ANYWHERE_PUBLIC: Final = Destination()
+"""No configured origin, no allow-list: only public addresses."""
+_DESTINATION: ContextVar[Destination] = ContextVar("tracker_destination", default=ANYWHERE_PUBLIC)
+
+
+def origin_of(url: str | httpx.URL) -> Origin | None:
+    """``(host, port)`` of an http(s) URL, the port made explicit; None for any other URL."""
+    try:
+        parsed = httpx.URL(str(url))
+    except httpx.InvalidURL:
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return None
+    return parsed.host.lower(), parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def check_destination(url: httpx.URL, destination: Destination) -> None:
+    """Refuse what can be refused before any lookup: other schemes, and literal addresses that are not public."""
+    if url.scheme not in ("http", "https"):
+        raise BlockedDestinationError(f"{redact_url(url)}: only http and https URLs are fetched")
+    origin = origin_of(url)
+    literal = _literal(url.host)
+    if origin in destination.trusted or literal is None:
+        return
+    kind = blocked_kind(literal)
+    if kind is not None and not destination.allow.admits_address(literal):
+        raise BlockedDestinationError(f"{redact_url(url)}: {literal} is a {kind} address (not in outbound.allow)")
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Resolves each host once, refuses addresses that are not public, and connects to the address it checked.
+
+    The check is made on the very address the socket is opened to, so a DNS answer that changes between a
+    check and the connection cannot slip through; redirects open new connections and are checked the same way.
+    The operator's configured origins (see :class:`Destination`) are connected to as configured.
+    """
+
+    def __init__(self, resolver: Resolver = system_resolver, route: Route = _identity_route) -> None:
+        self.resolver = resolver
+        self.route = route
+        self.inner = httpcore.SyncBackend()
+
+    def _addresses(self, host: str, port: int) -> list[str]:
+        destination = _DESTINATION.get()
+        literal = _literal(host)
+        try:
+            found = [str(literal)] if literal is not None else self.resolver(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if (host.lower(), port) in destination.trusted or destination.allow.admits_host(host):
+            return found
+        allowed, refused = [], []
+        for text in found:
+            address = ipaddress.ip_address(text)
+            kind = blocked_kind(address)
+            if kind is None or destination.allow.admits_address(address):
+                allowed.append(text)
+            else:
+                refused.append(f"{text} ({kind})")
+        if not allowed:
+            shown = ", ".join(refused) or "no address"
+            raise BlockedDestinationError(f"{host}:{port} resolves to {shown}: refused (not in outbound.allow)")
+        return allowed
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure: Exception | None = None
+        for address in self._addresses(host, port):
+            dial_host, dial_port = self.route(address, port)
+            try:
+                stream = self.inner.connect_tcp(dial_host, dial_port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            _watch_socket(stream)
+            return stream
+        raise failure or httpcore.ConnectError(f"cannot connect to {host}:{port}")
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise BlockedDestinationError("unix sockets are never connected to")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's own transport over a :class:`GuardedBackend`; no proxy from the environment."""
+
+    def __init__(self, *, resolver: Resolver = system_resolver, route: Route = _identity_route) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=GuardedBackend(resolver, route),
+        )
+
+
+@contextmanager
+def _destination(destination: Destination) -> Iterator[None]:
+    token = _DESTINATION.set(destination)
+    try:
+        yield
+    finally:
+        _DESTINATION.reset(token)
+
+
+# ------------------------------------------------------------------ bounded time
+
+
+class DeadlineExceededError(TransientError):
+    """A request ran past its total deadline, or a poll past its budget; the poll resumes from its cursor."""
+
+
+class StoppedError(TransientError):
+    """A stop was asked for (SIGINT/SIGTERM) while a request was under way."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The outer limits every request of this thread honours: a monotonic deadline, a stop event."""
+
+    deadline: float | None = None
+    stop: threading.Event | None = None
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+
+_UNBOUNDED: Final = Bounds()
+_BOUNDS: ContextVar[Bounds] = ContextVar("tracker_bounds", default=_UNBOUNDED)
+
+
+@contextmanager
+def bounded(seconds: float | None = None, *, stop: threading.Event | None = None) -> Iterator[Bounds]:
+    """Within this block no request runs past ``seconds`` from now, and every request ends soon after ``stop``.
+
+    Nested blocks keep the tighter deadline; the blocks are per thread (a context variable).
+    """
+    outer = _BOUNDS.get()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    if outer.deadline is not None:
+        deadline = outer.deadline if deadline is None else min(deadline, outer.deadline)
+    bounds = Bounds(deadline, stop or outer.stop)
+    token = _BOUNDS.set(bounds)
+    try:
+        yield bounds
+    finally:
+        _BOUNDS.reset(token)
+
+
+def current_bounds() -> Bounds:
+    return _BOUNDS.get()
+
+
+def check_bounds(what: str) -> None:
+    """Raise when a stop was asked for or the outer deadline has passed."""
+    bounds = _BOUNDS.get()
+    if bounds.stop is not None and bounds.stop.is_set():
+        raise StoppedError(f"{what}: stopped")
+    remaining = bounds.remaining()
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExceededError(f"{what}: time budget exhausted")
+
+
+def pause(seconds: float) -> None:
+    """Sleep, but wake up when a stop is asked for (the default ``sleep`` of :func:`get`)."""
+    stop = _BOUNDS.get().stop
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)
+
+
+class _Watch:
+    """Ends one request at its deadline or at a stop: shuts its sockets down, so a blocked read returns at once."""
+
+    _TICK = 0.1
+
+    def __init__(self, deadline: float | None, stop: threading.Event | None, limit: float | None = None) -> None:
+        self.deadline = deadline
+        self.limit = limit
+        self.stop = stop
+        self.fired: str | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if deadline is not None or stop is not None:
+            self._thread = threading.Thread(target=self._run, name="tracker-http-watch", daemon=True)
+            self._thread.start()
+
+    def add(self, sock: object) -> None:
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shutdown(sock)
+
+    def _reason(self) -> str | None:
+        if self.stop is not None and self.stop.is_set():
+            return "stopped"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "deadline"
+        return None
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            reason = self._reason()
+            if reason is not None:
+                with self._lock:
+                    self.fired = reason
+                    sockets = list(self._sockets)
+                for sock in sockets:
+                    _shutdown(sock)
+                return
+            left = self._TICK if self.deadline is None else min(self._TICK, self.deadline - time.monotonic())
+            self._done.wait(max(left, 0.0))
+
+    def check(self, shown: str) -> None:
+        """Raise when this request's time is up (between chunks, and after a failure the watch caused)."""
+        reason = self.fired or self._reason()
+        if reason == "stopped":
+            raise StoppedError(f"{shown}: stopped")
+        if reason == "deadline":
+            if self.limit is not None:
+                raise DeadlineExceededError(f"{shown}: gave up after its total deadline of {self.limit:g} s")
+            raise DeadlineExceededError(f"{shown}: gave up, the poll's time budget is exhausted")
+
+    def close(self) -> None:
+        self._done.set()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCH: ContextVar[_Watch | None] = ContextVar("tracker_watch", default=None)
+
+
+def _watch_socket(stream: httpcore.NetworkStream) -> None:
+    watch = _WATCH.get()
+    if watch is not None:
+        watch.add(stream.get_extra_info("socket"))
+
+
+def _new_watch(shown: str, deadline: float | None) -> _Watch:
+    """A :class:`_Watch` for one request: its own total ``deadline`` (seconds) within the outer bounds."""
+    bounds = _BOUNDS.get()
+    check_bounds(shown)
+    until = None if deadline is None else time.monotonic() + deadline
+    if bounds.deadline is not None and (until is None or bounds.deadline < until):
+        return _Watch(bounds.deadline, bounds.stop)  # the outer budget ends first: its message
+    return _Watch(until, bounds.stop, deadline)
+
+
+@contextmanager
+def _sending(watch: _Watch, destination: Destination, shown: str) -> Iterator[None]:
+    """While a request is sent: its destination rules and its watch are the current ones; a failure the watch
+    caused (a socket it shut down) is reported as the deadline or the stop it was."""
+    token = _WATCH.set(watch)
+    try:
+        with _destination(destination):
+            yield
+    except (httpx.HTTPError, _Retry, OSError):
+        watch.check(shown)
+        raise
+    finally:
+        _WATCH.reset(token)
+
+
+def _watch_response(response: httpx.Response) -> None:
+    """A reused keep-alive connection was not opened under this request's watch: hand it its socket too."""
+    stream = response.extensions.get("network_stream")
+    watch = _WATCH.get()
+    if watch is not None and stream is not None:
+        watch.add(stream.get_extra_info("socket"))
+
+
+def _check_request(request: httpx.Request) -> None:
+    """Event hook run for every request, redirects included: the scheme and literal addresses are checked."""
+    check_destination(request.url, _DESTINATION.get())
 
 
 # ------------------------------------------------------------------ client and policy
@@ -110,14 +501,23 @@ def make_client(
     user_agent: str = DEFAULT_USER_AGENT,
     timeout: float = 30.0,
     transport: httpx.BaseTransport | None = None,
+    resolver: Resolver = system_resolver,
+    route: Route = _identity_route,
 ) -> httpx.Client:
-    """An :class:`httpx.Client` with explicit timeouts, our User-Agent and bounded redirects."""
+    """An :class:`httpx.Client` with explicit timeouts, our User-Agent, bounded and checked redirects.
+
+    Unless a ``transport`` is given, connections go through a :class:`GuardedTransport` (``resolver`` and
+    ``route`` are injectable for tests); every request, redirects included, has its scheme and literal address
+    checked by an event hook. No proxy or ``.netrc`` is taken from the environment.
+    """
     return httpx.Client(
         headers={"User-Agent": user_agent},
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=True,
         max_redirects=5,
-        transport=transport,
+        transport=transport or GuardedTransport(resolver=resolver, route=route),
+        trust_env=False,
+        event_hooks={"request": [_check_request]},
     )
 
 
@@ -165,7 +565,7 @@ def _transport_errors(shown: str) -> Iterator[None]:
         raise _Retry(f"{shown}: {type(exc).__name__}: {exc}") from exc
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, shown: str) -> bytes:
+def _read_capped(response: httpx.Response, max_bytes: int, shown: str, watch: _Watch | None = None) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise PermanentError(f"{shown}: response larger than {max_bytes} bytes (Content-Length {declared})")
@@ -176,6 +576,10 @@ def _read_capped(response: httpx.Response, max_bytes: int, shown: str) -> bytes:
         if size > max_bytes:
             raise PermanentError(f"{shown}: response larger than {max_bytes} bytes")
         chunks.append(chunk)
+        if watch is not None:
+            watch.check(shown)
+    if watch is not None:  # a body cut by the watch may look complete
+        watch.check(shown)
     return b"".join(chunks)
 
 
@@ -299,8 +703,12 @@ def _retrying(attempt: Callable[[], T], *, policy: RetryPolicy, sleep: Sleep, rn
                 message = f"{retry.reason} (gave up after {number} attempts)"
                 raise TransientError(message) from retry.__cause__
             delay = retry.wait if retry.wait is not None else policy.backoff(number, rng)
+            remaining = current_bounds().remaining()
+            if remaining is not None and delay >= remaining:
+                raise DeadlineExceededError(f"{retry.reason}; no time left to retry in {delay:.1f} s") from retry
             log.warning("%s; retry %d/%d in %.1f s", retry.reason, number, policy.attempts - 1, delay)
             sleep(delay)
+            check_bounds(retry.reason)
     raise AssertionError("RetryPolicy.attempts must be at least 1")
 
 
@@ -326,20 +734,35 @@ def get(
     max_bytes: int,
     policy: RetryPolicy = DEFAULT_POLICY,
     timeout: float | None = None,
-    sleep: Sleep = time.sleep,
+    deadline: float | None = None,
+    destination: Destination = ANYWHERE_PUBLIC,
+    sleep: Sleep = pause,
     rng: Random = random.random,
 ) -> httpx.Response:
     """GET ``url`` and return the fully read response (status 2xx or 304), retrying as the module says.
 
     The returned response holds the decoded body; ``Content-Encoding`` no longer applies to it.
-    ``timeout`` overrides the client's timeout for this request.
+    ``timeout`` overrides the client's per-read timeout for this request; ``deadline`` bounds each attempt as a
+    whole (connect, headers, body), and the outer :func:`bounded` block bounds all of them. ``destination`` names
+    the operator's configured origins (fetched as configured) and the allow-list; any other address that is not
+    public is refused with :class:`BlockedDestinationError`.
     """
     full, shown = _shown(url, params)
+    check_destination(full, destination)
     per_request: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
 
     def attempt() -> httpx.Response:
-        with _transport_errors(shown), client.stream("GET", full, headers=headers, timeout=per_request) as response:
-            body = _read_capped(response, max_bytes, shown)
+        watch = _new_watch(shown, deadline)
+        try:
+            with (
+                _sending(watch, destination, shown),
+                _transport_errors(shown),
+                client.stream("GET", full, headers=headers, timeout=per_request) as response,
+            ):
+                _watch_response(response)
+                body = _read_capped(response, max_bytes, shown, watch)
+        finally:
+            watch.close()
         return _check_status(_buffered(response, body), shown, policy)
 
     return _retrying(attempt, policy=policy, sleep=sleep, rng=rng)
@@ -357,6 +780,13 @@ def _split_lines(chunks: Iterator[bytes], max_line_bytes: int, shown: str) -> It
         yield pending
 
 
+def _watched_chunks(chunks: Iterator[bytes], watch: _Watch, shown: str) -> Iterator[bytes]:
+    for chunk in chunks:
+        watch.check(shown)
+        yield chunk
+    watch.check(shown)
+
+
 def stream_lines(
     client: httpx.Client,
     url: str,
@@ -365,36 +795,46 @@ def stream_lines(
     max_line_bytes: int,
     policy: RetryPolicy = DEFAULT_POLICY,
     timeout: float | None = None,
-    sleep: Sleep = time.sleep,
+    deadline: float | None = None,
+    destination: Destination = ANYWHERE_PUBLIC,
+    sleep: Sleep = pause,
     rng: Random = random.random,
 ) -> Iterator[bytes]:
     """Stream the non-empty lines of a large response (JSON Lines exports), each capped in size.
 
     Opening the stream is retried like :func:`get`; a failure mid-stream raises
-    :class:`TransientError` (the export is restarted from the beginning next time).
+    :class:`TransientError` (the export is restarted from the beginning next time). ``deadline`` bounds the
+    whole stream (None: only the outer :func:`bounded` block and the per-read timeout do).
     """
     full, shown = _shown(url, params)
+    check_destination(full, destination)
     per_request: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+    watch = _new_watch(shown, deadline)
 
     def attempt() -> httpx.Response:
-        with _transport_errors(shown):
+        with _sending(watch, destination, shown), _transport_errors(shown):
             response = client.send(client.build_request("GET", full, timeout=per_request), stream=True)
+            _watch_response(response)
         if response.status_code < 300:
             return response
         try:
-            with _transport_errors(shown):
-                body = _read_capped(response, max_line_bytes, shown)
+            with _sending(watch, destination, shown), _transport_errors(shown):
+                body = _read_capped(response, max_line_bytes, shown, watch)
         finally:
             response.close()
         return _check_status(_buffered(response, body), shown, policy)
 
-    response = _retrying(attempt, policy=policy, sleep=sleep, rng=rng)
     try:
-        yield from _split_lines(response.iter_bytes(), max_line_bytes, shown)
-    except (httpx.TransportError, httpx.DecodingError) as exc:
-        raise TransientError(f"{shown}: stream interrupted ({type(exc).__name__})") from exc
+        response = _retrying(attempt, policy=policy, sleep=sleep, rng=rng)
+        try:
+            yield from _split_lines(_watched_chunks(response.iter_bytes(), watch, shown), max_line_bytes, shown)
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            watch.check(shown)
+            raise TransientError(f"{shown}: stream interrupted ({type(exc).__name__})") from exc
+        finally:
+            response.close()
     finally:
-        response.close()
+        watch.close()
 
 
 # ------------------------------------------------------------------ circuit breaker
@@ -481,13 +921,34 @@ class HttpOptions(SourceOptions):
 
     max_bytes: int = Field(50_000_000, ge=1024, description="largest response accepted, in bytes")
     timeout: float = Field(30.0, gt=0, le=600, description="connect/read timeout per request, in seconds")
+    deadline: float = Field(
+        120.0, gt=0, le=3600, description="total time of one request (connect, headers, body), in seconds"
+    )
 
 
 HttpOptionsT = TypeVar("HttpOptionsT", bound=HttpOptions)
 
 
+def configured_origins(options: SourceOptions) -> frozenset[Origin]:
+    """The origins of every http(s) URL among a source's options: the operator's choice, fetched as configured."""
+    origins: set[Origin] = set()
+    for name in type(options).model_fields:
+        value = getattr(options, name)
+        for item in value if isinstance(value, list | tuple) else (value,):
+            origin = origin_of(item) if isinstance(item, str) and "://" in item else None
+            if origin is not None:
+                origins.add(origin)
+    return frozenset(origins)
+
+
 class HttpSource(Source[HttpOptionsT], Generic[HttpOptionsT]):
-    """A source that talks HTTP through :func:`get`; retry policy, sleep and randomness are injectable."""
+    """A source that talks HTTP through :func:`get`; retry policy, sleep and randomness are injectable.
+
+    Outbound safety comes with it: the origins of the URLs in its options are the operator's (fetched as
+    configured, a local mirror included); any other URL, one taken from data, is fetched only when it leads to a
+    public address or to one ``allow`` names, and redirects are checked the same way. Subclasses fetch through
+    :meth:`get` (or :func:`get`/:func:`stream_lines` with ``destination=self.destination``).
+    """
 
     def __init__(
         self,
@@ -496,13 +957,19 @@ class HttpSource(Source[HttpOptionsT], Generic[HttpOptionsT]):
         client: httpx.Client,
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep = pause,
         rng: Random = random.random,
+        allow: AllowList = NO_ALLOW,
     ) -> None:
         super().__init__(name, options, client)
         self.policy = policy
         self.sleep = sleep
         self.rng = rng
+        self.destination = Destination(configured_origins(options), allow)
+
+    def allow(self, allow: AllowList) -> None:
+        """Let URLs taken from data reach what ``allow`` names (the configuration's ``outbound.allow``)."""
+        self.destination = Destination(self.destination.trusted, allow)
 
     def get(
         self, url: str, *, params: QueryParams | None = None, headers: Mapping[str, str] | None = None
@@ -515,6 +982,8 @@ class HttpSource(Source[HttpOptionsT], Generic[HttpOptionsT]):
             max_bytes=self.options.max_bytes,
             policy=self.policy,
             timeout=self.options.timeout,
+            deadline=self.options.deadline,
+            destination=self.destination,
             sleep=self.sleep,
             rng=self.rng,
         )
