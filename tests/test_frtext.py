@@ -5,12 +5,22 @@ from __future__ import annotations
 import random
 import time
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
 from tests import seeds_path
 from tracker.notice import DATE_FIELDS, TRACKED_FIELDS, Amendment
-from tracker.parse.frtext import Moment, field_for_label, find_moments, interpret, parse_moment
+from tracker.parse.frtext import (
+    Moment,
+    field_for_label,
+    find_moments,
+    interpret,
+    lots_in,
+    parse_amount_text,
+    parse_duration,
+    parse_moment,
+)
 
 PLUS_1 = timezone(timedelta(hours=1))
 PLUS_2 = timezone(timedelta(hours=2))
@@ -609,3 +619,111 @@ def test_seed_description_des_modifications_gives_the_two_amendments() -> None:
     assert changes(amendments) == PATTERN_3_CHANGES
     assert same_moment(amendments[0].new, winter(2026, 2, 24, 12))
     assert all(a.lot == "LOT-0001" for a in amendments)
+
+
+# ---------------------------------------------------------------- beyond dates: values, durations, URLs, status, lots
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("659,764 Euro", Decimal("659764")),
+        ("12,000,000 Euro", Decimal("12000000")),
+        ("90 000 euros HT", Decimal("90000")),
+        ("3 000 000 euros ttc", Decimal("3000000")),
+        ("72 millions d'euros H.T.", Decimal("72000000")),
+        ("1 234,56 €", Decimal("1234.56")),
+        ("1.234.567,89 €", Decimal("1234567.89")),
+        ("970 000euro(s)", Decimal("970000")),
+        ("1,5 million d'euros", Decimal("1500000")),
+    ],
+)
+def test_amount_conventions(text: str, amount: Decimal) -> None:
+    assert parse_amount_text(text) == amount
+
+
+@pytest.mark.parametrize("text", ["1,234,56 €", "12 mois", "lot 3", "2021", "1 234,567 €"])
+def test_ambiguous_or_no_amount(text: str) -> None:
+    assert parse_amount_text(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [("12 mois", "P12M"), ("durée du marché : 48 mois", "P48M"), ("4 ans", "P4Y"), ("Durée en mois : 44", "P44M")],
+)
+def test_durations(text: str, duration: str) -> None:
+    assert parse_duration(text) == duration
+
+
+@pytest.mark.parametrize(
+    ("text", "stated", "expected"),
+    [
+        ("Valeur estimée : 659,764 Euro", True, [("estimated_value", None, Decimal("659764"))]),
+        ("La valeur estimée est portée à 90 000 euros HT", False, [("estimated_value", None, Decimal("90000"))]),
+        ("Montant maximum : 72 millions d'euros H.T.", True, [("max_value", None, Decimal("72000000"))]),
+        ("La durée du marché : 48 mois", True, [("duration", None, "P48M")]),
+        ("Au lieu de 12 mois, lire 24 mois pour la durée du marché", False, [("duration", "P12M", "P24M")]),
+        ("La procédure est déclarée sans suite.", False, [("status", None, "cancelled")]),
+        ("Le lot n° 2 est déclaré infructueux.", False, [("status", None, "unsuccessful")]),
+        (
+            "Le DCE est disponible à la nouvelle adresse https://dce.example.fr.",
+            False,
+            [("documents_url", None, "https://dce.example.fr")],
+        ),
+        ("Adresse de dépôt : https://depot.example.fr", True, [("submission_url", None, "https://depot.example.fr")]),
+        (
+            "La date limite de réception des offres et d'ouverture des plis reportées au 12/03/2021 à 12h00.",
+            False,
+            [("tender_deadline", None, winter(2021, 3, 12, 12)), ("opening_date", None, winter(2021, 3, 12, 12))],
+        ),
+    ],
+    ids=[
+        "value",
+        "value-portee",
+        "max",
+        "duration",
+        "duration-pair",
+        "sans-suite",
+        "infructueux",
+        "dce",
+        "depot",
+        "two-fields",
+    ],
+)
+def test_typed_beyond_dates(text: str, stated: bool, expected: list[tuple[str, object, object]]) -> None:
+    assert changes(interpret(text, stated=stated)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "La procédure pourra être déclarée sans suite.",  # a possibility
+        "Le lot 3 avait été déclaré infructueux lors de la précédente consultation.",
+        "Ce plan annule et remplace le plan indice B.",
+        "Le montant du chiffre d'affaires exigé est de 90 000 euros.",
+        "La pénalité est de 3 000 euros par jour.",
+        "Durée de validité des offres : 120 jours.",
+        "La durée du marché est prolongée de 6 mois.",  # relative, not the new duration
+        "Le règlement de consultation est disponible sur https://x.example.fr.",  # no change said
+        "Le lien vers le profil acheteur est corrigé : https://x.example.fr",  # the buyer's site
+        "Valeur estimée : 1,234,56 €",
+    ],
+)
+def test_untyped_beyond_dates(text: str) -> None:
+    assert interpret(text, stated=True) == []
+
+
+def test_lots_named_in_the_text() -> None:
+    assert lots_in("lots 1, 2, 3, 4 et 9 ; lot no18 ; Lot 06 - Electricité ; LOT-0001") == [
+        "1", "2", "3", "4", "9", "18", "6", "LOT-0001"
+    ]  # fmt: skip
+    (amendment,) = interpret("La date limite de réception des offres du lot 3 est reportée au 12/03/2021.")
+    assert amendment.lot == "3"
+    assert [a.lot for a in interpret("Les lots 1 et 2 sont déclarés infructueux.")] == ["1", "2"]
+
+
+@pytest.mark.parametrize("text", [("90 000 " * 15_000), ("https://a.fr/" + "x" * 100_000), ("lot 1, " * 15_000)])
+def test_hostile_values_urls_lots_stay_fast(text: str) -> None:
+    began = time.perf_counter()
+    interpret(text, field_hint="estimated_value", stated=True)
+    assert time.perf_counter() - began < 1.0

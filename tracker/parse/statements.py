@@ -551,8 +551,12 @@ def _lire_statements(obj: dict[str, Any]) -> list[Statement]:
 
 
 def _camel_words(name: str) -> str | None:
-    """ "ReceptionOffres" → "Reception des Offres": the words of a code, as a heading to read."""
+    """ "DateReceptionOffres" → "Date Reception des Offres": a code's words with the article it drops before
+    a plural noun, as a heading to read."""
     words = [w for part in name.split() for w in _CAMEL.findall(part)]
     if not words:
         return None
-    return " des ".join(words) if len(words) == 2 and words[0][0].isupper() else " ".join(words)
+    out = [words[0]]
+    for word in words[1:]:
+        out += ["des", word] if word.endswith("s") and len(word) > 3 else [word]
+    return " ".join(out)
