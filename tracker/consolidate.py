@@ -112,7 +112,7 @@ def _apply_amendment(state: State, am: AmendmentRecord) -> Change | None:
             evidence=am.get("evidence") or "",
         )
     lots = state["lots"]
-    target = lots[lot] if lot and lot in lots else state["fields"]
+    target = lots.setdefault(lot, {}) if lot else state["fields"]  # a lot only the amendment names is a lot too
     prior = target.get(field)
     value = merge_moment(prior, am.get("old"), am["new"])
     target[field] = value
@@ -193,6 +193,22 @@ def stated_change(rec: NoticeRecord) -> Change:
     )
 
 
+def stated_events(rec: NoticeRecord) -> list[ChangeDict]:
+    """What a restating notice states beside its restatement (an eForms change notice: the documents changed, a
+    date only its text announces): changes its state does not hold; an announced one stays flagged so."""
+    out: list[ChangeDict] = []
+    for am in rec.get("amendments") or []:
+        change: ChangeDict = {"field": am["field"], "lot": am.get("lot"), "old": am.get("old"), "new": am.get("new")}
+        if am.get("section"):
+            change["section"] = str(am["section"])
+        if am.get("evidence"):
+            change["evidence"] = str(am["evidence"])
+        if am.get("announced"):
+            change["announced"] = True
+        out.append(change)
+    return out
+
+
 def consolidate(records: list[NoticeRecord]) -> list[tuple[NoticeRecord, VersionData | None]]:
     """Every record in publication order, with the version it makes (None: it changes nothing).
 
@@ -202,25 +218,28 @@ def consolidate(records: list[NoticeRecord]) -> list[tuple[NoticeRecord, Version
     out: list[tuple[NoticeRecord, VersionData | None]] = []
     prev: State | None = None
     for rec in sorted(records, key=order_key):
+        events: list[ChangeDict] = []
         if rec.get("restatement", True) and rec.get("kind") not in ("award", "cancellation"):
             state = _restated_state(rec, prev)
             changes = [] if prev is None else diff_states(prev, state)
+            events = stated_events(rec)
         else:
             state, changes = _partial(rec, prev)
-        if not changes and is_amendment(rec):
+        if not changes and not events and is_amendment(rec):
             changes = [stated_change(rec)]
-        if prev is not None and not changes:
+        if prev is not None and not changes and not events:
             out.append((rec, None))
             continue
         prev = state
+        dicts = [c.as_dict() for c in changes] + events
         version = VersionData(
             notice_id=rec["notice_id"],
             source=rec.get("source", ""),
             kind=rec.get("kind", "other"),
             published=rec.get("published"),
             state=state,
-            changes=[c.as_dict() for c in changes],
-            content_hash=state_hash({"state": state, "changes": [c.as_dict() for c in changes]}),
+            changes=dicts,
+            content_hash=state_hash({"state": state, "changes": dicts}),
         )
         out.append((rec, version))
     return out
