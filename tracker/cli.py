@@ -14,15 +14,18 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
 from tracker import __version__
+from tracker.commands.views import register as register_views
 from tracker.config import SourcesConfig, load_sources
 from tracker.db import ensure_schema, make_engine, session_scope, upgrade
 from tracker.documents import Document
 from tracker.exceptions import TrackerError
 from tracker.history import find_procedure, history, render_text, safe
+from tracker.logs import configure as configure_logging
 from tracker.match import settle_long_lived
 from tracker.outbox import Notifier
 from tracker.parse.base import ParsedItem
@@ -34,6 +37,7 @@ from tracker.settings import get_settings
 from tracker.sources.http import make_client
 from tracker.store import IngestStats, database_counts
 from tracker.subscribers import Subscriber, load_subscribers
+from tracker.terminal import inert_block
 
 err = Console(stderr=True, highlight=False)
 
@@ -74,9 +78,7 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, config_dir: Path | None, verbose: bool) -> None:
     """Track amendments to public procurement notices."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.DEBUG if verbose else get_settings().log_level)  # secrets masked in every record
     ctx.obj = Context(database_url, config_dir)
 
 
@@ -99,7 +101,7 @@ def _documents(files: list[Path], source: str, bad: list[str]) -> Iterator[Docum
             yield from documents_from_file(path, source=source)
         except TrackerError as exc:
             bad.append(str(exc))
-            err.print(f"[red]skipped[/red] {exc}", markup=True, highlight=False)
+            err.print(f"[red]skipped[/red] {escape(safe(exc))}", markup=True, highlight=False)
 
 
 def _count(files: list[Path]) -> int | None:
@@ -258,7 +260,7 @@ def quarantine_cmd(ctx: Context, limit: int) -> None:
     with session_scope(engine) as session:
         rows = session.execute(select(Quarantine).order_by(col(Quarantine.id).desc()).limit(limit)).scalars().all()
         for q in rows:
-            click.echo(f"{q.created_at:%Y-%m-%d %H:%M}  {q.locator}\n    {q.reason}")
+            click.echo(f"{q.created_at:%Y-%m-%d %H:%M}  {safe(q.locator)}\n    {safe(q.reason)}")
         if not rows:
             click.echo("nothing quarantined")
 
@@ -290,7 +292,7 @@ def _embedded(ctx: Context) -> Iterator[Embedded]:
 
 
 def _report_line(report: PollReport) -> str:
-    state = "ok" if report.ok else f"FAILED: {report.error}"
+    state = "ok" if report.ok else f"FAILED: {safe(report.error)}"
     return f"{report.name}: {report.fetched} fetched, {len(report.new_ids)} new, {report.steps} step(s) — {state}"
 
 
@@ -436,7 +438,7 @@ def subscribers_check(ctx: Context) -> None:
         scope = ", ".join([*(f"follow {f}" for f in sub.follow), *(f"profile {i}" for i in range(len(sub.profiles)))])
         click.echo(f"{sub.name} [{sub.language}] {scope or '—'}; changes: {', '.join(sub.changes)}")
         for url in sub.masked_urls():
-            click.echo(f"    {url}")
+            click.echo(f"    {safe(url)}")
     click.echo(f"{len(subs)} subscriber(s) valid in {ctx.config_dir}")
 
 
@@ -463,8 +465,8 @@ def subscribers_test(ctx: Context, name: str, since: str) -> None:
     count = 0
     for channel, message in replay(ctx.ready_engine(), subs[name], published_since=cutoff):
         count += 1
-        click.echo(f"--- {channel} [{message.format}] {message.title}")
-        click.echo(message.body)
+        click.echo(f"--- {safe(channel)} [{message.format}] {safe(message.title)}")
+        click.echo(inert_block(message.body))
     click.echo(f"{count} message(s) would have been sent to {name} since {cutoff}")
 
 
@@ -480,7 +482,7 @@ def notify_test(ctx: Context, name: str) -> None:
         raise click.ClickException(f"no subscriber named {name!r}")
     failed = 0
     for label, result in send_sample(subs[name]):
-        click.echo(f"{label}: {'sent' if result.ok else f'FAILED: {result.error}'}")
+        click.echo(f"{safe(label)}: {'sent' if result.ok else f'FAILED: {safe(result.error)}'}")
         failed += not result.ok
     if failed:
         sys.exit(1)
@@ -514,10 +516,14 @@ def deliveries(ctx: Context, failed: bool, retry_id: int | None, limit: int) -> 
         rows = session.execute(stmt).scalars().all()
         for d in rows:
             what = f"version {d.version_id}" if d.version_id else f"digest {d.digest_key}"
-            line = f"{d.id:>6} {d.status:<8} {d.subscriber} → {d.channel_label}  {what}  attempts {d.attempts}"
+            who = f"{safe(d.subscriber)} → {safe(d.channel_label)}"
+            line = f"{d.id:>6} {d.status:<8} {who}  {what}  attempts {d.attempts}"
             click.echo(line + (f"\n         {safe(d.last_error)[:200]}" if d.last_error else ""))
         if not rows:
             click.echo("no deliveries")
+
+
+register_views(cli)  # procedures, upcoming, changes, calendar, serve (tracker.commands.views)
 
 
 def main() -> None:

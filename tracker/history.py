@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -12,8 +11,7 @@ from tracker.models import Identifier, Notice, Procedure, Version
 from tracker.notice import ChangeDict
 from tracker.render import change_text, kind_label
 from tracker.store import normalise_key
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e]")
+from tracker.terminal import inert
 
 
 def find_procedure(session: Session, ident: str) -> Procedure | None:
@@ -91,8 +89,8 @@ def correction_change(fact: dict[str, Any]) -> ChangeDict:
 
 
 def safe(text: Any) -> str:
-    """Notice content on a terminal: no control characters, no bidi tricks."""
-    return _CONTROL.sub("", str(text)) if text is not None else ""
+    """Notice content on a terminal: one line, no control character, escape sequence or bidi trick."""
+    return inert(text)
 
 
 def render_text(data: dict[str, Any], *, lang: str = "fr") -> str:

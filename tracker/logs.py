@@ -105,6 +105,14 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (a test runner swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 _FILTER: Final = MaskingFilter()
 _HANDLER_NAME: Final = "tracker"
 
@@ -129,12 +137,12 @@ def protect(logger: logging.Logger) -> None:
             handler.addFilter(_FILTER)
 
 
-def configure(level: str | int = logging.WARNING, *, stream: object = None) -> None:
+def configure(level: str | int = logging.WARNING) -> None:
     """One masked stderr handler on the root logger at ``level``; library loggers masked as well."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if handler is None:
-        handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+        handler = _StderrHandler()
         handler.set_name(_HANDLER_NAME)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)

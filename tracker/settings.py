@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///tracker.db"
     redis_url: str = "redis://127.0.0.1:6379/0"
     config_dir: Path = Path("config")
-    log_level: str = "INFO"
+    #: ``TRACKER_LOG_LEVEL``: DEBUG, INFO, WARNING (default), ERROR, or a number; ``tracker -v`` means DEBUG
+    log_level: str = "WARNING"
     user_agent: str = Field(default="tracker/0.1 (procurement amendment tracker)")
     http_timeout: float = 30.0
 

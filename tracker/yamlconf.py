@@ -41,32 +41,54 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def interpolate(value: str, *, where: str, env: Mapping[str, str] | None = None) -> str:
+def interpolate(
+    value: str, *, where: str, env: Mapping[str, str] | None = None, seen: dict[str, str] | None = None
+) -> str:
+    """``value`` with every ``${VAR}`` replaced; ``seen`` collects ``{value: "${VAR}"}`` to hide in messages."""
     environ = os.environ if env is None else env
 
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in environ:
             raise ConfigError(f"{where}: environment variable ${{{name}}} is not set")
+        if seen is not None and environ[name]:
+            seen[environ[name]] = m.group()
         return environ[name]
 
     return _VAR.sub(sub, value)
 
 
-def _strip(obj: Any, *, path: str, line: int | None, env: Mapping[str, str] | None, interpolate_env: bool) -> Any:
+def hide_interpolated(message: str, seen: Mapping[str, str]) -> str:
+    """``message`` with every value taken from the environment shown as its ``${VAR}`` again."""
+    for value in sorted(seen, key=len, reverse=True):
+        for form in dict.fromkeys((value, repr(value)[1:-1], value.encode("unicode_escape").decode())):
+            if len(form) >= 3:  # a one- or two-character value would garble the message, and hides nothing
+                message = message.replace(form, seen[value])
+    return message
+
+
+def _strip(
+    obj: Any,
+    *,
+    path: str,
+    line: int | None,
+    env: Mapping[str, str] | None,
+    interpolate_env: bool,
+    seen: dict[str, str] | None = None,
+) -> Any:
     """Drop the line bookkeeping and interpolate ``${VAR}``; errors name ``file:line``."""
     if isinstance(obj, dict):
         lines = obj.get("__lines__", {})
         here = obj.get("__line__", line)
         return {
-            k: _strip(v, path=path, line=lines.get(str(k), here), env=env, interpolate_env=interpolate_env)
+            k: _strip(v, path=path, line=lines.get(str(k), here), env=env, interpolate_env=interpolate_env, seen=seen)
             for k, v in obj.items()
             if k not in ("__lines__", "__line__")
         }
     if isinstance(obj, list):
-        return [_strip(v, path=path, line=line, env=env, interpolate_env=interpolate_env) for v in obj]
+        return [_strip(v, path=path, line=line, env=env, interpolate_env=interpolate_env, seen=seen) for v in obj]
     if isinstance(obj, str) and interpolate_env:
-        return interpolate(obj, where=f"{path}:{line}" if line else path, env=env)
+        return interpolate(obj, where=f"{path}:{line}" if line else path, env=env, seen=seen)
     return obj
 
 
@@ -117,10 +139,13 @@ def validate(
     """Validate raw YAML data against a pydantic model; errors carry ``file:line: field: message``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top of the file")
-    clean = _strip(raw, path=str(path), line=None, env=env, interpolate_env=interpolate_env)
+    seen: dict[str, str] = {}
+    clean = _strip(raw, path=str(path), line=None, env=env, interpolate_env=interpolate_env, seen=seen)
     try:
         return model.model_validate(clean)
-    except ValidationError as exc:
+    except (ValueError, ConfigError) as exc:
+        if not isinstance(exc, ValidationError):
+            raise ConfigError(hide_interpolated(f"{path}: {exc}", seen)) from None
         messages = []
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -128,7 +153,7 @@ def validate(
             where = f"{path}:{line}" if line else str(path)
             dotted = ".".join(str(p) for p in loc) or "(top)"
             messages.append(f"{where}: {dotted}: {err['msg']}")
-        raise ConfigError("\n".join(messages)) from None
+        raise ConfigError(hide_interpolated("\n".join(messages), seen)) from None
 
 
 def load_model(model: type[ModelT], path: Path, *, env: Mapping[str, str] | None = None) -> ModelT:

@@ -5,17 +5,28 @@ process dies (``reject_on_worker_lost``); a message taken by a worker that was k
 to the queue once its visibility timeout (60 s) has passed — abandoned messages are looked for every 10 s — so
 it is redelivered within about 70 seconds.
 Every task is idempotent (database unique constraints), so a redelivery is harmless.
+
+Logging goes through :mod:`tracker.logs` (``TRACKER_LOG_LEVEL``; secrets masked in every record, Celery's and
+the libraries' included). A warm shutdown (SIGTERM) sets :data:`STOP`: a poll under way ends its request at once
+and leaves its last committed step and cursor as they are; every poll is bounded by its source's budget anyway.
 """
 
 from __future__ import annotations
 
-from celery import Celery
-from celery.signals import worker_process_init
+import logging
+import threading
 
+from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init, worker_shutting_down
+
+from tracker.logs import configure, protect
 from tracker.settings import get_settings
 from workers.schedule import beat_schedule
 
 VISIBILITY_TIMEOUT = 60
+
+#: set when the worker shuts down: polls under way stop (tracker.sources.http.bounded)
+STOP = threading.Event()
 
 settings = get_settings()
 
@@ -54,4 +65,19 @@ def _fresh_connections(**_kwargs: object) -> None:
     """A forked worker process must not share the parent's database connections."""
     from workers import tasks
 
+    configure(settings.log_level)
     tasks.reset_engine()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _masked_logs(logger: logging.Logger | None = None, **_kwargs: object) -> None:
+    """Celery's own handlers get the masking filter too."""
+    configure(settings.log_level)
+    if logger is not None:
+        protect(logger)
+
+
+@worker_shutting_down.connect
+def _stop_polls(**_kwargs: object) -> None:
+    STOP.set()

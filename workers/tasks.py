@@ -24,11 +24,12 @@ from tracker.config import load_sources
 from tracker.db import make_engine
 from tracker.exceptions import TransientError
 from tracker.match import Matcher, settle_long_lived
+from tracker.poll import budget_of
 from tracker.poll import poll_source as poll
 from tracker.settings import get_settings
 from tracker.sources.http import make_client
 from tracker.subscribers import Subscriber, load_subscribers, subscriber_files
-from workers.app import app
+from workers.app import STOP, app
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def poll_source(name: str) -> int:
         process_documents.delay(document_ids)
 
     with make_client(user_agent=settings.user_agent, timeout=settings.http_timeout) as client:
-        report = poll(engine(), cfg, client=client, on_new=enqueue)
+        report = poll(engine(), cfg, client=client, on_new=enqueue, budget=budget_of(cfg), stop=STOP)
     if report.error:
         log.warning("poll %s: %s", name, report.error)
     return len(report.new_ids)

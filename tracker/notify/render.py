@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from tracker.match import classify
 from tracker.render import change_text, kind_label
+from tracker.terminal import inert
 from tracker.values import render_value
 
 if TYPE_CHECKING:
@@ -281,7 +282,7 @@ def _body(sections: list[_Section], fmt: str, lang: str, *, digest: bool) -> str
 
 def message_title(event: VersionEvent, match: Match, lang: Lang = "fr") -> str:
     """``[tracker] Report de date limite — <title>``: one line, at most about 130 characters."""
-    return f"[tracker] {_headline(match, lang)} — {_one_line(_procedure_title(event), 90)}"
+    return inert(f"[tracker] {_headline(match, lang)} — {_one_line(_procedure_title(event), 90)}")
 
 
 def _inert_title(title: str) -> str:
@@ -307,7 +308,7 @@ def render_digest(items: list[tuple[VersionEvent, Match]], fmt: Format = "text",
         raise ValueError("a digest needs at least one item")
     procedures = {event.procedure.id for event, _ in items}
     count = len(procedures)
-    title = f"[tracker] {_word('digest' if count > 1 else 'digest_one', lang, count)}"
+    title = inert(f"[tracker] {_word('digest' if count > 1 else 'digest_one', lang, count)}")
     body = _body([_section(event, match, lang) for event, match in items], fmt, lang, digest=True)
     return Message(title=title, body=body, format=fmt)
 
