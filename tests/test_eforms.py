@@ -360,19 +360,25 @@ def test_duration_units(unit: str, iso: str) -> None:
     assert snapshot.lots["LOT-0001"]["duration"] == iso
 
 
-def test_change_with_cancel_intent_and_padded_references() -> None:
+def _tree_with(ext: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return {"ext:UBLExtensions": {"ext:UBLExtension": {"ext:ExtensionContent": {"efext:EformsExtension": ext}}}} | top
+
+
+def test_change_with_cancel_and_padded_references() -> None:
     ext = {
         "efac:Changes": {
             "efbc:ChangedNoticeIdentifier": ["00711911-2023", "c4c415ee-ac08-4465-8fa6-57568cf69462-02", "junk"],
-            "efac:ChangeReason": {"cbc:ReasonCode": "cancel-intent"},
+            "efac:ChangeReason": {"cbc:ReasonCode": "cancel"},
         },
         "efac:Publication": {"efbc:NoticePublicationID": "00000042-2024", "efbc:PublicationDate": "2024-02-01+01:00"},
     }
-    tree = {
-        "ext:UBLExtensions": {"ext:UBLExtension": {"ext:ExtensionContent": {"efext:EformsExtension": ext}}},
-        "cbc:ID": {"@schemeName": "notice-id", "#text": "11111111-2222-4333-8444-555555555555"},
-        "cbc:IssueDate": "2024-01-30Z",
-    }
+    tree = _tree_with(
+        ext,
+        **{
+            "cbc:ID": {"@schemeName": "notice-id", "#text": "11111111-2222-4333-8444-555555555555"},
+            "cbc:IssueDate": "2024-01-30Z",
+        },
+    )
     snapshot = snapshot_from_eforms("ContractAwardNotice", tree)
     assert snapshot.kind == "cancellation"
     assert snapshot.fields == {"status": "cancelled"}
@@ -381,15 +387,20 @@ def test_change_with_cancel_intent_and_padded_references() -> None:
     assert snapshot.published == date(2024, 2, 1)
 
 
+def test_cancel_intent_is_a_change_not_a_cancellation() -> None:
+    """BT-140 ``cancel-intent`` announces an intention: the version says so, the status stays."""
+    ext = {"efac:Changes": {"efac:ChangeReason": {"cbc:ReasonCode": "cancel-intent"}}}
+    snapshot = snapshot_from_eforms("ContractNotice", _tree_with(ext, **{"cbc:ContractFolderID": "f"}))
+    assert (snapshot.kind, snapshot.fields["status"]) == ("change", "open")
+    assert snapshot.extra["reason_code"] == "cancel-intent"
+
+
 def test_change_to_an_award_notice_stays_awarded() -> None:
     ext = {
         "efac:Changes": {"efac:ChangeReason": {"cbc:ReasonCode": "cor-buy"}},
         "efac:NoticeSubType": {"cbc:SubTypeCode": "29"},
     }
-    tree = {
-        "ext:UBLExtensions": {"ext:UBLExtension": {"ext:ExtensionContent": {"efext:EformsExtension": ext}}},
-        "cbc:ContractFolderID": "f",
-    }
+    tree = _tree_with(ext, **{"cbc:ContractFolderID": "f"})
     snapshot = snapshot_from_eforms("ContractAwardNotice", tree)
     assert (snapshot.kind, snapshot.fields["status"]) == ("change", "awarded")
 
@@ -410,3 +421,176 @@ def test_helpers() -> None:
     assert unpad_publication_number("00740039-2023") == "740039-2023"
     assert unpad_publication_number("740039-2023") == "740039-2023"
     assert unpad_publication_number("c4c415ee-ac08") is None
+
+
+# ---------------------------------------------------------------- change section: documents, reasons
+
+
+@corpus
+def test_documents_changed_is_one_documents_amendment() -> None:
+    change = sdk("change-cn_24_cumbria_suppliers.xml")
+    documents = [a for a in change.amendments if a.field == "documents"]
+    # PROCEDURE and LOT-0000 say the same: one change, with BT-719's day and the BT-15 address
+    assert len(documents) == 1
+    assert documents[0].new == {"date": date(2020, 4, 14), "url": "https://www.the-chest.org.uk/"}
+    assert documents[0].section == "PROCEDURE"
+    assert not documents[0].announced
+
+
+def test_reason_labels_fr_en() -> None:
+    from tracker.render import reason_label, reason_text
+
+    assert reason_label("update-add") == "Mise à jour d’informations"
+    assert reason_label("cor-buy", "en") == "Buyer correction"
+    assert reason_label("unknown-code") == "unknown-code"
+    assert reason_label(None) is None
+    assert reason_text({"code": "update-add", "text": "Covid"}, "en") == "Information updated (update-add) — Covid"
+    assert reason_text({"code": None, "text": "Motif libre"}) == "Motif libre"
+    assert reason_text(None) is None
+
+
+@corpus
+def test_change_notice_without_bt758_keeps_its_folder_and_descriptions() -> None:
+    """Real SDK 1.3 change notices carry no BT-758: their ContractFolderID is what links them."""
+    change = snap("ted_eforms_real", "ted_rdf_pipeline_samples", "sdkv1.3_sub12_295399-2023.xml")
+    assert change.kind == "change"
+    assert change.links == []
+    assert any(scheme == "procedure_uuid" for scheme, _ in change.identifiers)
+    assert change.extra["reason_code"] == "update-add"
+
+
+# ---------------------------------------------------------------- results: winners and values
+
+
+@corpus
+@pytest.mark.parametrize(
+    ("name", "lot", "winner", "value"),
+    [
+        ("can_24_minimal.xml", "LOT-0000", ["Espaces Verts Lemire"], [Decimal("95414")]),
+        ("can_81_FRA.xml", "LOT-0000", ["Assystem energy et infrastructure"], [Decimal("375950")]),
+        ("can_24_LSBU.xml", "LOT-0000", ["PwC UK LLP"], [Decimal("4500000")]),
+    ],
+)
+def test_award_winner_and_value(name: str, lot: str, winner: list[str], value: list[Decimal]) -> None:
+    award = sdk(name)
+    assert award.kind == "award"
+    got = {(a.field, a.lot): a.new for a in award.amendments}
+    assert got[("award_winner", lot)] == winner
+    assert got[("award_value", lot)] == value
+
+
+@corpus
+def test_award_winners_named_by_the_contracts() -> None:
+    """Each lot result lists two tenders; the winner is the one a settled contract names (BT-3202)."""
+    award = snap("ted_eforms_real", "2024-OJS065-00191534.xml")
+    got = {(a.field, a.lot): a.new for a in award.amendments}
+    assert got[("award_winner", "LOT-0002")] == ["M&G CLEANING"]
+    assert got[("award_value", "LOT-0002")] == [Decimal("13768.11")]
+    assert got[("award_winner", "LOT-0001")] == ["Belgo Facility Services"]
+
+
+def _result_tree(codes: list[str]) -> dict[str, Any]:
+    results = [
+        {
+            "cbc:ID": f"RES-000{i}",
+            "cbc:TenderResultCode": code,
+            "efac:TenderLot": {"cbc:ID": {"@schemeName": "Lot", "#text": f"LOT-000{i}"}},
+        }
+        for i, code in enumerate(codes, start=1)
+    ]
+    ext = {"efac:NoticeResult": {"efac:LotResult": results}, "efac:NoticeSubType": {"cbc:SubTypeCode": "29"}}
+    return _tree_with(ext, **{"cbc:ContractFolderID": "f"})
+
+
+@pytest.mark.parametrize(
+    ("codes", "status", "amendments"),
+    [
+        (["clos-nw", "clos-nw"], "unsuccessful", [("status", "unsuccessful")]),
+        (["open-nw"], "open", []),
+        (["clos-nw", "open-nw"], "open", []),
+    ],
+)
+def test_result_notice_without_a_winner_is_no_award(
+    codes: list[str], status: str, amendments: list[tuple[str, str]]
+) -> None:
+    snapshot = snapshot_from_eforms("ContractAwardNotice", _result_tree(codes))
+    assert snapshot.kind == "other"
+    assert snapshot.restatement is False  # the result notice does not restate the call for tenders
+    assert snapshot.fields["status"] == status
+    assert [(a.field, a.new) for a in snapshot.amendments] == amendments
+
+
+def test_winner_without_contract_or_rank_is_not_guessed() -> None:
+    tree = _result_tree(["selec-w"])
+    result = tree["ext:UBLExtensions"]["ext:UBLExtension"]["ext:ExtensionContent"]["efext:EformsExtension"]
+    result["efac:NoticeResult"]["efac:LotResult"][0]["efac:LotTender"] = [{"cbc:ID": "TEN-1"}, {"cbc:ID": "TEN-2"}]
+    result["efac:NoticeResult"]["efac:LotTender"] = [
+        {"cbc:ID": "TEN-1", "efac:TenderingParty": {"cbc:ID": "TPA-1"}},
+        {"cbc:ID": "TEN-2", "efac:TenderingParty": {"cbc:ID": "TPA-2"}},
+    ]
+    snapshot = snapshot_from_eforms("ContractAwardNotice", tree)
+    assert (snapshot.kind, snapshot.fields["status"]) == ("award", "awarded")
+    assert snapshot.amendments == []  # two unranked tenders and no contract: the winner is not known
+
+
+# ---------------------------------------------------------------- namespaces: EU and BOAMP-rebased
+
+BOAMP_REBASED = """<?xml version="1.0" encoding="UTF-8"?>
+<ContractNotice xmlns="urn:boamp:names:specification:ubl:schema:xsd:ContractNotice-2"
+  xmlns:cac="urn:boamp:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+  xmlns:cbc="urn:boamp:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+  xmlns:ext="urn:boamp:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
+  xmlns:efac="urn:boamp:names:specification:eforms:EformsExtensionAggregateComponents-1"
+  xmlns:efbc="urn:boamp:names:specification:eforms:EformsExtensionBasicComponents-1"
+  xmlns:efext="urn:boamp:names:specification:eforms:EformsExtensionApex-1">
+ <ext:UBLExtensions><ext:UBLExtension><ext:ExtensionContent><efext:EformsExtension>
+  <efac:Changes>
+   <efbc:ChangedNoticeIdentifier>00041387-2024</efbc:ChangedNoticeIdentifier>
+   <efac:ChangeReason><cbc:ReasonCode>update-add</cbc:ReasonCode>
+    <efbc:ReasonDescription languageID="FRA">La date limite est reportée
+     au 15 mars 2024 à 12h00.</efbc:ReasonDescription>
+   </efac:ChangeReason>
+  </efac:Changes>
+ </efext:EformsExtension></ext:ExtensionContent></ext:UBLExtension></ext:UBLExtensions>
+ <cbc:ID schemeName="notice-id">11111111-2222-4333-8444-555555555555</cbc:ID>
+ <cbc:ContractFolderID>aaaaaaaa-2222-4333-8444-555555555555</cbc:ContractFolderID>
+ <cac:ProcurementProjectLot>
+  <cbc:ID schemeName="Lot">LOT-0001</cbc:ID>
+  <cac:TenderingProcess><cac:TenderSubmissionDeadlinePeriod>
+   <cbc:EndDate>2024-03-01+01:00</cbc:EndDate><cbc:EndTime>12:00:00+01:00</cbc:EndTime>
+  </cac:TenderSubmissionDeadlinePeriod></cac:TenderingProcess>
+ </cac:ProcurementProjectLot>
+</ContractNotice>""".encode()
+
+
+def test_boamp_rebased_namespaces_read_like_the_eu_ones() -> None:
+    snapshot = snapshot_from_eforms(*xml_to_dict(BOAMP_REBASED))
+    assert snapshot.kind == "change"
+    assert snapshot.links == [("ted_pub", "41387-2024")]
+    assert snapshot.lots["LOT-0001"]["tender_deadline"] == datetime(2024, 3, 1, 12, 0, tzinfo=PLUS_1)
+    announced = [a for a in snapshot.amendments if a.announced]
+    assert [(a.field, a.new, a.old) for a in announced] == [
+        ("tender_deadline", datetime(2024, 3, 15, 12, 0, tzinfo=PLUS_1), datetime(2024, 3, 1, 12, 0, tzinfo=PLUS_1))
+    ]
+
+
+# ---------------------------------------------------------------- dates announced in free texts
+
+
+@corpus
+def test_polish_change_announces_the_new_deadline() -> None:
+    change = snap("ted_eforms_real", "ted_rdf_pipeline_samples", "sdkv1.10_sub17_740039-2023.xml")
+    announced = {a.field: a for a in change.amendments if a.announced}
+    deadline = announced["tender_deadline"]
+    assert deadline.new == datetime(2023, 12, 12, 12, 30, tzinfo=PLUS_1)
+    assert deadline.old == datetime(2023, 12, 8, 12, 30, tzinfo=PLUS_1)
+    assert deadline.lot == "LOT-0001"
+    assert "2023-12-12 12:30" in deadline.evidence
+    assert announced["opening_date"].new == datetime(2023, 12, 12, 13, 0, tzinfo=PLUS_1)
+
+
+@corpus
+def test_text_repeating_the_structured_deadline_announces_nothing() -> None:
+    """Estonian: "deadline extended to 31.07.2023" while BT-131 already says 2023-07-31."""
+    change = snap("ted_eforms_real", "ted_rdf_pipeline_samples", "sdkv1.3_sub19_368245-2023.xml")
+    assert [a for a in change.amendments if a.announced] == []

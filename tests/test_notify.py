@@ -222,6 +222,10 @@ def test_json_message_is_machine_readable():
         "published": "2021-01-20",
         "url": "https://www.boamp.fr/avis/detail/21-12345",
         "reason": "Report demandé par les candidats <b>nombreux</b>",
+        "reason_code": None,
+        "reason_label": None,
+        "descriptions": [],
+        "announced": False,
     }
     assert payload["changes"] == [{**DEADLINE, "text": DEADLINE_LINE}]
     assert payload["subscriber"] == "equipe-ao"
@@ -483,3 +487,64 @@ def test_slack_and_teams_failures_are_masked(http, apprise_logs, url, secrets):
     assert_no_secret([result.error, apprise_logs.text], *secrets)
     # the filter must not hide what apprise logs at DEBUG, only the secrets in it
     assert "Payload" in apprise_logs.text or "Response Details" in apprise_logs.text
+
+
+# ---------------------------------------------------------------- eForms change notices: reason, descriptions, …
+
+ANNOUNCED = {
+    "field": "tender_deadline",
+    "lot": "LOT-0001",
+    "old": "2023-12-08T12:30+01:00",
+    "new": "2023-12-12T12:30+01:00",
+    "evidence": "Termin składania ofert: 2023-12-12 12:30:00",
+    "announced": True,
+}
+DOCUMENTS = {
+    "field": "documents",
+    "lot": None,
+    "old": None,
+    "new": {"date": "2020-04-14", "url": "https://x.example/d"},
+}
+AWARD = {"field": "award_winner", "lot": "LOT-0000", "old": None, "new": ["Espaces <Verts> Lemire"]}
+
+
+def eforms_event() -> VersionEvent:
+    return make_event(
+        kind="change",
+        source="ted",
+        notice_id="740039-2023",
+        reason="Covid <i>lockdown</i>",
+        reason_code="update-add",
+        descriptions=[{"section": "LOT-0000", "text": "Time limit for *receipt* of tenders"}],
+        changes=[ANNOUNCED, DOCUMENTS, AWARD],
+    )
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "markdown", "json"])
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_eforms_reason_descriptions_and_announced_in_every_format(fmt: str, lang: str) -> None:
+    ev = eforms_event()
+    body = render_message(ev, make_match(ev), fmt=fmt, lang=lang).body  # type: ignore[arg-type]
+    label = "Mise à jour d’informations" if lang == "fr" else "Information updated"
+    announced = "annoncé dans le texte" if lang == "fr" else "announced in the text only"
+    documents = "Documents de la consultation modifiés" if lang == "fr" else "Procurement documents changed"
+    winner = "Attributaire" if lang == "fr" else "Winner"
+    for expected in (label, "update-add", announced, documents, winner):
+        assert expected in body, (expected, body)
+    if fmt in ("html", "markdown"):  # escaped like the rest (text has no markup, JSON is data)
+        assert "<i>" not in body
+        assert "<Verts>" not in body
+    if fmt == "html":
+        assert "Covid &lt;i&gt;lockdown&lt;/i&gt;" in body
+        assert "Time limit for *receipt* of tenders" in body
+    if fmt == "markdown":
+        assert r"Time limit for \*receipt\* of tenders" in body
+    if fmt == "text":
+        assert "- LOT-0000: Time limit for *receipt* of tenders" in body
+    if fmt == "json":
+        version = json.loads(body)["version"]
+        assert version["reason_code"] == "update-add"
+        assert version["reason_label"] == label
+        assert version["descriptions"] == [{"section": "LOT-0000", "text": "Time limit for *receipt* of tenders"}]
+        assert version["announced"] is True
+        assert json.loads(body)["changes"][0]["announced"] is True

@@ -43,3 +43,6 @@ class VersionEvent:
     previous: ProcedureInfo | None = None
     #: bumped when this version carries a correction after it was notified: a new delivery key
     revision: int = 0
+    #: the eForms BT-140 reason code (its label is rendered per language), and what the notice says it changed
+    reason_code: str | None = None
+    descriptions: list[dict[str, str]] = field(default_factory=list)

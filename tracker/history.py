@@ -9,7 +9,7 @@ from sqlmodel import Session, col
 
 from tracker.models import Identifier, Notice, Procedure, Version
 from tracker.notice import ChangeDict
-from tracker.render import change_text, kind_label
+from tracker.render import change_text, kind_label, reason_label, reason_text
 from tracker.store import normalise_key
 from tracker.terminal import inert
 
@@ -56,6 +56,9 @@ def history(session: Session, procedure: Procedure, *, lang: str = "fr") -> dict
                 "published": version.published.isoformat() if version.published else None,
                 "url": record.get("url"),
                 "changes": [change | {"text": change_text(change, lang)} for change in version.changes],
+                "reason": version_reason(record, lang),
+                "descriptions": version_descriptions(record),
+                "announced": any(change.get("announced") for change in version.changes),
             }
             | _corrections(version.corrections, lang)
         )
@@ -68,6 +71,25 @@ def history(session: Session, procedure: Procedure, *, lang: str = "fr") -> dict
         },
         "versions": versions,
     }
+
+
+def version_reason(record: dict[str, Any], lang: str = "fr") -> dict[str, Any] | None:
+    """Why the notice was published, as it says: the eForms BT-140 code (with its label) and the BT-762 text."""
+    code = (record.get("extra") or {}).get("reason_code")
+    text = record.get("reason")
+    if not code and not text:
+        return None
+    return {"code": code, "label": reason_label(code, lang), "text": text}
+
+
+def version_descriptions(record: dict[str, Any]) -> list[dict[str, str]]:
+    """What the notice says it changed: the eForms BT-141 descriptions, each with its BT-13716 section."""
+    entries = (record.get("extra") or {}).get("change_descriptions") or []
+    return [
+        {key: str(entry[key]) for key in ("section", "text") if entry.get(key)}
+        for entry in entries
+        if isinstance(entry, dict) and entry.get("text")
+    ]
 
 
 def _corrections(facts: list[dict[str, Any]] | None, lang: str) -> dict[str, Any]:
@@ -103,5 +125,14 @@ def render_text(data: dict[str, Any], *, lang: str = "fr") -> str:
             f"v{v['n']:<2} {v['published'] or '?':<10}  {label:<23} {v['source'].upper()} {safe(v['notice_id'])}"
         )
         lines += [f"    {safe(c['text'])}" for c in v["changes"]]
+        lines += [f"    – {safe(_description_line(d))}" for d in v.get("descriptions") or []]
+        reason = reason_text(v.get("reason"), lang)
+        if reason:
+            lines.append(f"    {'motif : ' if lang == 'fr' else 'reason: '}{safe(reason)}")
         lines += [f"    correction : {safe(c['text'])}" for c in v.get("corrections", [])]
     return "\n".join(lines)
+
+
+def _description_line(entry: dict[str, str]) -> str:
+    section, text = entry.get("section"), entry.get("text") or ""
+    return f"{section}: {text}" if section else text

@@ -30,16 +30,23 @@ DATE_FIELDS: Final = (
     "opening_date",
     "start_date",
     "end_date",
+    "site_visit",
 )
 VALUE_FIELDS: Final = ("estimated_value", "max_value")
-OTHER_FIELDS: Final = ("duration", "documents_url", "submission_url", "status")
-TRACKED_FIELDS: Final = DATE_FIELDS + VALUE_FIELDS + OTHER_FIELDS
+OTHER_FIELDS: Final = ("duration", "documents_url", "submission_url", "status", "offer_validity")
+#: what a result notice gives per lot: the winners' names (a list) and the amounts awarded (a list, same order)
+AWARD_FIELDS: Final = ("award_winner", "award_value")
+TRACKED_FIELDS: Final = DATE_FIELDS + VALUE_FIELDS + OTHER_FIELDS + AWARD_FIELDS
+
+#: changes that are events, not part of a state: the procurement documents changed (eForms BT-718/BT-719,
+#: ``{"date": …, "url": …}``), two sources publishing one procedure disagreeing on a date
+EVENT_FIELDS: Final = ("documents", "sources_disagree")
 
 #: Descriptive fields of the procedure itself; a change to them is a change too.
 DESCRIPTIVE_FIELDS: Final = ("title", "buyer", "cpv")
 
 #: Field names that may appear in a change, beyond the tracked ones.
-CHANGE_FIELDS: Final = TRACKED_FIELDS + DESCRIPTIVE_FIELDS + ("lots", "text")
+CHANGE_FIELDS: Final = TRACKED_FIELDS + DESCRIPTIVE_FIELDS + EVENT_FIELDS + ("lots", "text")
 
 
 class NoticeKind(StrEnum):
@@ -69,7 +76,7 @@ KINDS: Final = tuple(k.value for k in NoticeKind)
 STATUSES: Final = tuple(s.value for s in Status)
 
 #: Identifier schemes. A procedure is found by any (scheme, value) of any of its notices.
-SCHEMES: Final = ("idweb", "notice_id", "procedure_uuid", "buyer_ref", "ted_pub", "url")
+SCHEMES: Final = ("idweb", "notice_id", "procedure_uuid", "buyer_ref", "ted_pub", "url", "platform_consultation")
 
 
 @dataclass(frozen=True, slots=True)

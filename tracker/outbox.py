@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 
 from tracker.db import session_scope
 from tracker.events import ProcedureInfo, VersionEvent
-from tracker.history import correction_change
+from tracker.history import correction_change, version_descriptions
 from tracker.match import Match, Matcher
 from tracker.models import Delivery, Identifier, Notice, Procedure, Version
 from tracker.notice import ChangeDict
@@ -117,6 +117,8 @@ def version_event(session: Session, version_id: int) -> VersionEvent | None:
         changes=_event_changes(version),
         previous=previous,
         revision=version.revision,
+        reason_code=(notice.record.get("extra") or {}).get("reason_code"),
+        descriptions=version_descriptions(notice.record),
     )
 
 

@@ -28,6 +28,10 @@ FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "documents_url": ("Documents de la consultation", "Procurement documents"),
     "submission_url": ("Adresse de dépôt des offres", "Submission address"),
     "status": ("Statut", "Status"),
+    "documents": ("Documents de la consultation modifiés", "Procurement documents changed"),
+    "award_winner": ("Attributaire", "Winner"),
+    "award_value": ("Montant attribué", "Awarded value"),
+    "sources_disagree": ("Sources en désaccord", "Sources disagree"),
     "title": ("Intitulé", "Title"),
     "buyer": ("Acheteur", "Buyer"),
     "cpv": ("Code CPV", "CPV code"),
@@ -48,9 +52,28 @@ STATUS_LABELS: Final[dict[str, tuple[str, str]]] = {
     "open": ("ouverte", "open"),
     "cancelled": ("annulée", "cancelled"),
     "awarded": ("attribuée", "awarded"),
+    "unsuccessful": ("infructueuse", "unsuccessful"),
     "closed": ("close", "closed"),
     "unknown": ("inconnu", "unknown"),
 }
+
+
+#: BT-140 change reason codes (eForms code list ``change-corrig-justification``), French and English labels
+REASON_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "cancel": ("Avis annulé", "Notice cancelled"),
+    "cancel-intent": ("Intention d’annuler", "Cancellation intention"),
+    "cor-buy": ("Correction par l’acheteur", "Buyer correction"),
+    "cor-esen": ("Correction par l’eSender", "eSender correction"),
+    "cor-pub": ("Correction par l’éditeur", "Publisher correction"),
+    "info-release": ("Informations désormais disponibles", "Information now available"),
+    "susp-review": (
+        "Procédure suspendue à la suite d’une plainte, d’un recours ou de tout autre réexamen",
+        "Procedure suspended due to a complaint, appeal or any other action for review",
+    ),
+    "update-add": ("Mise à jour d’informations", "Information updated"),
+}
+
+_ANNOUNCED: Final = ("annoncé dans le texte, non repris dans les données structurées", "announced in the text only")
 
 
 def _pick(pair: tuple[str, str], lang: str) -> str:
@@ -63,6 +86,22 @@ def field_label(field: str, lang: str = "fr") -> str:
 
 def kind_label(kind: str, lang: str = "fr") -> str:
     return _pick(KIND_LABELS.get(kind, (kind, kind)), lang)
+
+
+def reason_label(code: str | None, lang: str = "fr") -> str | None:
+    """The label of an eForms BT-140 reason code; an unknown code is shown as it is."""
+    if not code:
+        return None
+    return _pick(REASON_LABELS.get(code, (code, code)), lang)
+
+
+def reason_text(reason: Mapping[str, Any] | None, lang: str = "fr") -> str | None:
+    """``Mise à jour d’informations (update-add) — Due to Covid-19…``: a version's reason on one line."""
+    if not reason:
+        return None
+    code, text = reason.get("code"), reason.get("text")
+    head = f"{reason_label(code, lang)} ({code})" if code else None
+    return " — ".join(str(part) for part in (head, text) if part) or None
 
 
 def _short(text: Any, limit: int = 160) -> str:
@@ -86,6 +125,22 @@ def _differing(old: str, new: str, context: int = 40) -> tuple[str, str]:
 
 def change_text(change: Mapping[str, Any], lang: str = "fr") -> str:
     """One line, e.g. ``Date limite de réception des offres (LOT-0001) : 17/02 … → 24/02 … (+7 jours)``."""
+    text = _change_line(change, lang)
+    return f"{text} ({_pick(_ANNOUNCED, lang)})" if change.get("announced") else text
+
+
+def _documents_line(head: str, colon: str, new: Any, lang: str) -> str:
+    """``Documents de la consultation modifiés (LOT-0001) : le 14/04/2020 — https://…``"""
+    value = new if isinstance(new, Mapping) else {}
+    parts = []
+    if value.get("date"):
+        parts.append(f"{'le' if lang == 'fr' else 'on'} {render_value(value['date'], lang)}")
+    if value.get("url"):
+        parts.append(_short(value["url"], 120))
+    return f"{head}{colon}{' — '.join(parts)}" if parts else head
+
+
+def _change_line(change: Mapping[str, Any], lang: str) -> str:
     field = change.get("field", "text")
     lot = change.get("lot")
     colon = " : " if lang == "fr" else ": "
@@ -93,8 +148,15 @@ def change_text(change: Mapping[str, Any], lang: str = "fr") -> str:
     if field == "text":
         label = (change.get("section") or field_label("text", lang)).rstrip(" :")
         head = f"{_short(label, 80)}{f' ({lot})' if lot else ''}"
+        if old in (None, "") and new in (None, ""):
+            unreadable = "valeur non lisible dans l’avis" if lang == "fr" else "value not readable in the notice"
+            return f"{head}{colon}{unreadable}"
         if old in (None, ""):
             return f"{head}{colon}{_short(new)}"
+        if new in (None, ""):
+            return (
+                f"{head}{colon}« {_short(old)} » supprimé" if lang == "fr" else f"{head}{colon}“{_short(old)}” removed"
+            )
         old, new = _differing(str(old), str(new))
         return (
             f"{head}{colon}« {_short(old)} » → « {_short(new)} »"
@@ -107,6 +169,8 @@ def change_text(change: Mapping[str, Any], lang: str = "fr") -> str:
             return f"{head}{colon}{'lot ajouté' if lang == 'fr' else 'lot added'} {new}"
         if new is None:
             return f"{head}{colon}{'lot supprimé' if lang == 'fr' else 'lot removed'} {old}"
+    if field == "documents":
+        return _documents_line(head, colon, new, lang)
     if field == "status":
         o = _pick(STATUS_LABELS.get(str(old), (str(old), str(old))), lang) if old else "—"
         n = _pick(STATUS_LABELS.get(str(new), (str(new), str(new))), lang) if new else "—"

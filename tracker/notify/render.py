@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 from urllib.parse import urlsplit
 
 from tracker.match import classify
-from tracker.render import change_text, kind_label
+from tracker.render import change_text, kind_label, reason_label, reason_text
 from tracker.terminal import inert
 from tracker.values import render_value
 
@@ -54,6 +54,7 @@ _WORDS: Final[dict[str, tuple[str, str]]] = {
     "published": ("publié le {}", "published {}"),
     "version": ("version {}", "version {}"),
     "reason": ("Motif", "Reason"),
+    "described": ("Modifications décrites par l'avis", "Changes the notice describes"),
     "see": ("Voir l'avis", "View the notice"),
     "new_notice": ("Nouvel avis publié.", "New notice published."),
     "more": ("… et {} autres modifications", "… and {} more changes"),
@@ -112,6 +113,7 @@ class _Section:
     reason: str | None
     url: str | None
     why: str
+    descriptions: list[str] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -167,11 +169,21 @@ def _section(event: VersionEvent, match: Match, lang: str) -> _Section:
         facts=[_one_line(f) for f in facts],
         lines=[_one_line(line, 400) for line in lines],
         evidence=evidence,
-        reason=_one_line(event.reason, 400) if event.reason else None,
+        reason=_reason(event, lang),
         url=_safe_url(event.url),
         why=_why(match, lang),
         payload=_payload(event, match, lang),
+        descriptions=[_one_line(_description(d), 300) for d in event.descriptions if d.get("text")],
     )
+
+
+def _reason(event: VersionEvent, lang: str) -> str | None:
+    text = reason_text({"code": event.reason_code, "text": event.reason}, lang)
+    return _one_line(text, 400) if text else None
+
+
+def _description(entry: dict[str, str]) -> str:
+    return f"{entry['section']}: {entry['text']}" if entry.get("section") else entry["text"]
 
 
 def _payload(event: VersionEvent, match: Match, lang: str) -> dict[str, Any]:
@@ -189,6 +201,10 @@ def _payload(event: VersionEvent, match: Match, lang: str) -> dict[str, Any]:
             "published": event.published,
             "url": event.url,
             "reason": event.reason,
+            "reason_code": event.reason_code,
+            "reason_label": reason_label(event.reason_code, lang),
+            "descriptions": list(event.descriptions),
+            "announced": any(change.get("announced") for change in match.changes),
         },
         "changes": [{**change, "text": change_text(change, lang)} for change in match.changes],
     }
@@ -218,6 +234,8 @@ def _text(section: _Section, lang: str) -> str:
         out.append(f"- {line}")
         if quote:
             out.append(f"  « {quote} »" if lang == "fr" else f"  “{quote}”")
+    if section.descriptions:
+        out += ["", f"{_word('described', lang)}{_colon(lang)}", *(f"- {d}" for d in section.descriptions)]
     if section.reason:
         out += ["", f"{_word('reason', lang)}{_colon(lang)}{section.reason}"]
     if section.url:
@@ -235,6 +253,11 @@ def _html(section: _Section, lang: str) -> str:
         items.append(f"<li>{e(line)}{small}</li>")
     out = [f"<h3>{e(section.heading)}</h3>", f"<p>{'<br>'.join(e(f) for f in section.facts)}</p>"]
     out.append(f"<ul>{''.join(items)}</ul>")
+    if section.descriptions:
+        label = e(_word("described", lang) + _colon(lang).rstrip())
+        out.append(
+            f"<p><strong>{label}</strong></p><ul>{''.join(f'<li>{e(d)}</li>' for d in section.descriptions)}</ul>"
+        )
     if section.reason:
         label = _word("reason", lang) + _colon(lang).rstrip()
         out.append(f"<p><strong>{e(label)}</strong> {e(section.reason)}</p>")
@@ -254,6 +277,9 @@ def _markdown(section: _Section, lang: str) -> str:
     out += [f"- {md_escape(line)}" for line in lines]
     if len(section.lines) > len(lines):
         out.append(f"- {md_escape(_word('more', lang, len(section.lines) - len(lines)))}")
+    if section.descriptions:
+        out += ["", f"{md_escape(_word('described', lang))}{_colon(lang)}"]
+        out += [f"- {md_escape(d)}" for d in section.descriptions[:MARKDOWN_MAX_LINES]]
     if section.reason:
         out += ["", f"{md_escape(_word('reason', lang))}{_colon(lang)}{md_escape(section.reason)}"]
     if section.url:

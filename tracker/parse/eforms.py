@@ -15,9 +15,19 @@ Business terms mapped (eForms BT → snapshot):
 * BT-757 ``cbc:VersionID``, notice subtype ``efac:NoticeSubType/cbc:SubTypeCode`` → ``extra``
 * BT-758 ``efac:Changes/efbc:ChangedNoticeIdentifier`` and BT-1501(n)
   ``efac:ContractModification/efbc:ChangedNoticeIdentifier`` → ``links`` (``notice_id`` or ``ted_pub``)
-* BT-140 change reason code, BT-762 change reason text → ``kind``, ``reason``, ``extra["reason_code"]``
-* BT-13716 changed section + BT-141 change description → ``extra["change_descriptions"]``
+* a change notice is one with ``efac:Changes`` (not its notice type, whose meaning changed in SDK 1.9)
+* BT-140 change reason code, BT-762 change reason text → ``kind``, ``reason``, ``extra["reason_code"]``; the
+  code ``cancel`` cancels the procedure (``cancel-intent`` only announces it: a change, not a status)
+* BT-13716 changed section + BT-141 change description → ``extra["change_descriptions"]`` (BT-13716 sits in
+  ``efac:ChangedSection`` since SDK 1.1, directly in ``efac:Change`` before)
 * BT-718 / BT-719 procurement documents changed / date → ``extra["documents_changed"|"documents_change_date"]``
+  and one ``documents`` amendment per changed section (``{"date": …, "url": BT-15}``): an event, not a state
+* dates BT-141 / BT-762 texts announce (:mod:`tracker.parse.announced`) that the structured fields do not
+  state → amendments flagged ``announced``
+* result notices (``efac:NoticeResult``): per lot (BT-13713) whose BT-142 is ``selec-w``, the winning
+  tenders (OPT-320, narrowed to those a contract BT-3202 names) → ``award_winner`` (their tenderers' BT-500
+  names) and ``award_value`` (BT-720), as amendments; a result notice without a winner is no award (kind
+  ``other``; ``unsuccessful`` when every lot is ``clos-nw``)
 * BT-21 title, BT-24 description (procedure ``cac:ProcurementProject``) → ``title``, ``description``
 * buyer organisation (``cac:ContractingParty`` → ``efac:Organizations``) name → ``buyer``
 * BT-262 main CPV (procedure and lots) → ``cpv``; BT-5071 place NUTS (procedure, lots, buyer) → ``nuts``
@@ -32,11 +42,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
 from tracker.exceptions import ParseError
-from tracker.notice import NoticeSnapshot
+from tracker.notice import Amendment, NoticeSnapshot
+from tracker.parse.announced import announced_amendments
 from tracker.values import combine_date_time, parse_amount, parse_iso
 
 _EXT_PATH: Final = ("ext:UBLExtensions", "ext:UBLExtension", "ext:ExtensionContent", "efext:EformsExtension")
@@ -46,7 +58,9 @@ _UUID_VERSION = re.compile(
 _PUBLICATION_NUMBER = re.compile(r"^0*(\d{1,8})-(\d{4})$")
 _LOT_ID = re.compile(r"^LOT-\d+$")
 _DURATION_UNITS: Final = {"MONTH": "M", "DAY": "D", "YEAR": "Y", "WEEK": "W"}
-_CANCEL_CODES: Final = frozenset({"cancel", "cancel-intent"})
+_CANCEL_CODES: Final = frozenset({"cancel"})
+#: BT-142 winner-selection-status: a winner was chosen; no winner and the competition is closed
+_WINNER, _NO_WINNER_CLOSED = "selec-w", "clos-nw"
 _AWARD_SUBTYPES: Final = range(29, 38)
 _MODIFICATION_SUBTYPES: Final = range(38, 41)
 _PREFERRED_LANGUAGE: Final = "FRA"
@@ -211,27 +225,36 @@ def _is_award_notice(root: str, subtype: str | None) -> bool:
     return root == "ContractAwardNotice"
 
 
-def _kind(root: str, ext: list[Any], subtype: str | None) -> str:
+def _is_modification(ext: list[Any], subtype: str | None) -> bool:
+    """A contract modification notice (subtypes 38-40, BT-1501): not a change notice, not an award."""
+    number = _subtype_number(subtype)
+    return bool(_path(ext, "efac:ContractModification")) or (number is not None and number in _MODIFICATION_SUBTYPES)
+
+
+def _kind(root: str, ext: list[Any], subtype: str | None, results: _Results) -> str:
     changes = _path(ext, "efac:Changes")
     if changes:
         codes = {code.lower() for code in _all_texts(changes, "efac:ChangeReason", "cbc:ReasonCode")}
         return "cancellation" if codes & _CANCEL_CODES else "change"
     number = _subtype_number(subtype)
-    if _path(ext, "efac:ContractModification") or (number is not None and number in _MODIFICATION_SUBTYPES):
+    if _is_modification(ext, subtype):
         return "other"
     if root == "ContractAwardNotice" or (number is not None and number in _AWARD_SUBTYPES):
-        return "award"
+        return "award" if results.won else "other"  # a result notice without a winner is no award
     if root in {"ContractNotice", "PriorInformationNotice"}:
         return "initial"
     return "other"
 
 
-def _status(kind: str, root: str, subtype: str | None) -> str:
-    """Cancelled, else awarded for any award-type notice (a change to a CAN, a can-modif too), else open."""
+def _status(kind: str, root: str, subtype: str | None, results: _Results) -> str:
+    """Cancelled; else, for an award-type notice (a change to a CAN, a can-modif too): awarded when a lot has a
+    winner or the notice states no result, unsuccessful when every lot closed without one; else open."""
     if kind == "cancellation":
         return "cancelled"
-    if kind == "award" or _is_award_notice(root, subtype):
+    if kind == "award" or (_is_award_notice(root, subtype) and (results.won or not results.codes)):
         return "awarded"
+    if _is_award_notice(root, subtype) and results.codes and all(c == _NO_WINNER_CLOSED for c in results.codes):
+        return "unsuccessful"
     return "open"
 
 
@@ -255,13 +278,18 @@ def _companies(ext: list[Any]) -> list[dict[str, Any]]:
     return [c for c in companies if isinstance(c, dict)]
 
 
-def _buyer_companies(tree: dict[str, Any], ext: list[Any]) -> list[dict[str, Any]]:
-    """The organisations the contracting parties reference, in order; else the first organisation."""
-    companies = _companies(ext)
+def _companies_by_id(companies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """OPT-200 organisation identifier → its ``efac:Company``."""
     by_id: dict[str, dict[str, Any]] = {}
     for company in companies:
         for org_id in _all_texts(company, "cac:PartyIdentification", "cbc:ID"):
             by_id.setdefault(org_id, company)
+    return by_id
+
+
+def _buyer_companies(tree: dict[str, Any], companies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The organisations the contracting parties reference (OPT-300), in order; else the first organisation."""
+    by_id = _companies_by_id(companies)
     refs = _all_texts(tree, "cac:ContractingParty", "cac:Party", "cac:PartyIdentification", "cbc:ID")
     buyers = [by_id[ref] for ref in _dedupe(refs) if ref in by_id]
     return buyers or companies[:1]
@@ -275,13 +303,89 @@ def _buyer_name(buyers: list[dict[str, Any]]) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- results (BG-7): winners and values per lot
+
+
+@dataclass(frozen=True, slots=True)
+class _Results:
+    """What a result section says: each lot result's BT-142 code, and per lot the winners and their values."""
+
+    codes: list[str] = field(default_factory=list)
+    awards: dict[str | None, dict[str, list[Any]]] = field(default_factory=dict)
+
+    @property
+    def won(self) -> bool:
+        return _WINNER in self.codes
+
+
+def _by_id(nodes: list[Any], *keys: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        key = _first_text(node, *keys)
+        if key and isinstance(node, dict):
+            out.setdefault(key, node)
+    return out
+
+
+def _winning_tenders(refs: list[str], tenders: dict[str, dict[str, Any]], contracted: set[str]) -> list[str]:
+    """The lot result's tenders (OPT-320) that won: those a contract names (BT-3202); else a lone tender; else
+    the ones ranked first (BT-171); else none (several unranked tenders: the winner is not known for sure)."""
+    named = [ref for ref in refs if ref in contracted]
+    if named or len(refs) <= 1:
+        return named or refs
+    return [ref for ref in refs if _first_text(tenders.get(ref), "cbc:RankCode") == "1"]
+
+
+def _tenderer_name(party: Any, companies: dict[str, dict[str, Any]]) -> str | None:
+    """A tendering party's name: its tenderers' BT-500 names (group leader first), else its own name."""
+    tenderers = [t for t in _path(party, "efac:Tenderer") if isinstance(t, dict)]
+    tenderers.sort(key=lambda t: (_first_text(t, "efbc:GroupLeadIndicator") or "").lower() != "true")
+    names = [_ml_text(companies.get(_first_text(t, "cbc:ID") or ""), "cac:PartyName", "cbc:Name") for t in tenderers]
+    found = _dedupe(n for n in names if n)
+    return " / ".join(found) if found else _ml_text(party, "cbc:Name")
+
+
+def _results(ext: list[Any], companies: dict[str, dict[str, Any]]) -> _Results:
+    result = _path(ext, "efac:NoticeResult")
+    tenders = _by_id(_path(result, "efac:LotTender"), "cbc:ID")
+    parties = _by_id(_path(result, "efac:TenderingParty"), "cbc:ID")
+    contracted = set(_all_texts(result, "efac:SettledContract", "efac:LotTender", "cbc:ID"))
+    out = _Results()
+    for lot_result in _path(result, "efac:LotResult"):
+        refs = _dedupe(_all_texts(lot_result, "efac:LotTender", "cbc:ID"))
+        # BT-142 is forbidden in VEAT notices (subtypes 25-28): there the tender a lot result names is the winner
+        code = (_first_text(lot_result, "cbc:TenderResultCode") or ("" if not refs else _WINNER)).lower()
+        out.codes.append(code)
+        if code != _WINNER:
+            continue
+        won = [tenders[ref] for ref in _winning_tenders(refs, tenders, contracted) if ref in tenders]
+        names = [
+            _tenderer_name(parties.get(_first_text(t, "efac:TenderingParty", "cbc:ID") or ""), companies) for t in won
+        ]
+        values = [parse_amount(_first_text(t, "cac:LegalMonetaryTotal", "cbc:PayableAmount")) for t in won]
+        award: dict[str, list[Any]] = {}
+        if won and all(names):
+            award["award_winner"] = _dedupe(n for n in names if n)
+        if won and all(v is not None for v in values):
+            award["award_value"] = values
+        if award:
+            out.awards[_first_text(lot_result, "efac:TenderLot", "cbc:ID")] = award
+    return out
+
+
+def _award_amendments(results: _Results) -> list[Amendment]:
+    return [
+        Amendment(field=name, new=value, lot=lot, section="efac:NoticeResult")
+        for lot, award in results.awards.items()
+        for name, value in award.items()
+    ]
+
+
 # ---------------------------------------------------------------- change section (BG-9)
 
 
 def _change_entry(change: Any) -> dict[str, str]:
-    section = _first_text(change, "efac:ChangedSection", "efbc:ChangedSectionIdentifier") or _first_text(
-        change, "efbc:ChangedSectionIdentifier"
-    )
+    section = _section_of(change)
     text = _ml_text(change, "efbc:ChangeDescription")
     entry = {"section": section, "text": text}
     return {key: value for key, value in entry.items() if value}
@@ -301,6 +405,31 @@ def _documents_change_date(changes: list[Any]) -> str | None:
     return None
 
 
+def _section_of(change: Any) -> str | None:
+    return _first_text(change, "efac:ChangedSection", "efbc:ChangedSectionIdentifier") or _first_text(
+        change, "efbc:ChangedSectionIdentifier"
+    )
+
+
+def _documents_amendments(changes: list[Any], lots: dict[str, dict[str, Any]]) -> list[Amendment]:
+    """BT-718 ``true`` in a change → the procurement documents changed, on BT-719's day, in that section."""
+    urls = _dedupe(str(lot["documents_url"]) for lot in lots.values() if lot.get("documents_url"))
+    out: dict[tuple[Any, ...], Amendment] = {}  # one per value: "PROCEDURE" and its one lot say it once
+    for change in _path(changes, "efac:Change"):
+        flag = (_first_text(change, "efbc:ProcurementDocumentsChangeIndicator") or "").lower()
+        if flag != "true":
+            continue
+        section = _section_of(change)
+        lot = section if section in lots else None
+        day = _as_date(parse_iso(_first_text(change, "efbc:ProcurementDocumentsChangeDate") or ""))
+        url = lots[lot].get("documents_url") if lot else (urls[0] if len(urls) == 1 else None)
+        value = {key: val for key, val in (("date", day), ("url", url)) if val is not None}
+        if (day, url) not in out:
+            text = _ml_text(change, "efbc:ChangeDescription") or ""
+            out[(day, url)] = Amendment(field="documents", new=value or True, lot=lot, section=section, evidence=text)
+    return list(out.values())
+
+
 def _extra(tree: dict[str, Any], ext: list[Any], subtype: str | None) -> dict[str, Any]:
     changes = _path(ext, "efac:Changes")
     descriptions = [entry for entry in map(_change_entry, _path(changes, "efac:Change")) if entry]
@@ -310,6 +439,7 @@ def _extra(tree: dict[str, Any], ext: list[Any], subtype: str | None) -> dict[st
         "notice_version": _first_text(tree, "cbc:VersionID"),
         "subtype": subtype,
         "notice_type": _first_text(tree, "cbc:NoticeTypeCode"),
+        "sdk": _first_text(tree, "cbc:CustomizationID"),
         "documents_changed": _documents_changed(changes),
         "documents_change_date": _documents_change_date(changes),
     }
@@ -451,6 +581,23 @@ def _procedure_fields(tree: dict[str, Any], status: str) -> dict[str, Any]:
     return _present(fields)
 
 
+def _change_texts(ext: list[Any]) -> list[str]:
+    """BT-141 descriptions and BT-762 reason texts, every language (a date may be announced in any)."""
+    changes = _path(ext, "efac:Changes")
+    texts = _all_texts(changes, "efac:Change", "efbc:ChangeDescription")
+    return _dedupe(texts + _all_texts(changes, "efac:ChangeReason", "efbc:ReasonDescription"))
+
+
+def _amendments(ext: list[Any], lots: dict[str, dict[str, Any]], kind: str, results: _Results) -> list[Amendment]:
+    """What the notice states beside its restatement: awards, documents changed, dates its texts announce."""
+    if kind == "award":
+        return _award_amendments(results)
+    changes = _path(ext, "efac:Changes")
+    if not changes or kind == "cancellation":  # a cancellation's status says it all; nothing else is applied
+        return []
+    return _documents_amendments(changes, lots) + announced_amendments(_change_texts(ext), lots)
+
+
 def snapshot_from_eforms(
     root_name: str,
     tree: dict[str, Any],
@@ -469,8 +616,17 @@ def snapshot_from_eforms(
     if not uuid and not folder:
         raise ParseError("eForms notice: no notice identifier (BT-701) and no procedure identifier (BT-04)")
     subtype = _first_text(ext, "efac:NoticeSubType", "cbc:SubTypeCode")
-    kind = _kind(root, ext, subtype)
-    buyers = _buyer_companies(tree, ext)
+    companies = _companies(ext)
+    results = _results(ext, _companies_by_id(companies))
+    kind = _kind(root, ext, subtype, results)
+    status = _status(kind, root, subtype, results)
+    buyers = _buyer_companies(tree, companies)
+    lots = _lots(tree)
+    amendments = _amendments(ext, lots, kind, results)
+    no_award = kind == "other" and _is_award_notice(root, subtype) and not _is_modification(ext, subtype)
+    if no_award:
+        # a result notice without a winner: no award, no restatement of the call; at most "unsuccessful"
+        amendments = [Amendment(field="status", new=status)] if status == "unsuccessful" else []
     return NoticeSnapshot(
         source=source,
         notice_id=notice_id or ted_pub or uuid or folder or "",
@@ -483,9 +639,16 @@ def snapshot_from_eforms(
         description=_ml_text(tree, "cac:ProcurementProject", "cbc:Description"),
         cpv=_cpv(tree),
         nuts=_nuts(tree, buyers),
-        fields=_procedure_fields(tree, _status(kind, root, subtype)),
-        lots=_lots(tree),
-        restatement=True,
+        fields=_procedure_fields(tree, status),
+        lots=lots,
+        restatement=not no_award,
+        amendments=amendments,
         reason=_ml_text(_path(ext, "efac:Changes"), "efac:ChangeReason", "efbc:ReasonDescription"),
-        extra=_extra(tree, ext, subtype),
+        extra=_extra(tree, ext, subtype) | _buyer_extra(buyers),
     )
+
+
+def _buyer_extra(buyers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The buyers' organisation identifiers (BT-501), for linking notices of one procedure."""
+    ids = _dedupe(_all_texts(buyers, "cac:PartyLegalEntity", "cbc:CompanyID"))
+    return {"buyer_ids": ids} if ids else {}
