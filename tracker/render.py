@@ -22,6 +22,8 @@ FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "opening_date": ("Ouverture des offres", "Opening of tenders"),
     "start_date": ("Date de début", "Start date"),
     "end_date": ("Date de fin", "End date"),
+    "site_visit": ("Visite du site", "Site visit"),
+    "offer_validity": ("Validité des offres", "Validity of tenders"),
     "duration": ("Durée", "Duration"),
     "estimated_value": ("Valeur estimée", "Estimated value"),
     "max_value": ("Valeur maximale", "Maximum value"),
@@ -129,8 +131,33 @@ def change_text(change: Mapping[str, Any], lang: str = "fr") -> str:
     return f"{text} ({_pick(_ANNOUNCED, lang)})" if change.get("announced") else text
 
 
-def _documents_line(head: str, colon: str, new: Any, lang: str) -> str:
-    """``Documents de la consultation modifiés (LOT-0001) : le 14/04/2020 — https://…``"""
+_FILE_WORDS: Final = {
+    "fr": ("ajouté", "remplacé", "supprimé"),
+    "en": ("added", "replaced", "removed"),
+}
+
+
+def files_line(old: Any, new: Any, lang: str = "fr") -> str:
+    """``RC.pdf remplacé ; annexe.pdf ajouté``: what changed between two DCE file lists (name, size, hash)."""
+    before = {str(f.get("name")): f for f in old or [] if isinstance(f, Mapping)}
+    after = {str(f.get("name")): f for f in new or [] if isinstance(f, Mapping)}
+    added, replaced, removed = _FILE_WORDS.get(lang, _FILE_WORDS["en"])
+    parts = [f"{name} {added}" for name in after if name not in before]
+    parts += [
+        f"{name} {replaced}"
+        for name, f in after.items()
+        if name in before and (f.get("hash"), f.get("size")) != (before[name].get("hash"), before[name].get("size"))
+    ]
+    parts += [f"{name} {removed}" for name in before if name not in after]
+    return " ; ".join(parts)
+
+
+def _documents_line(head: str, colon: str, new: Any, lang: str, old: Any = None) -> str:
+    """``Documents de la consultation modifiés (LOT-0001) : le 14/04/2020 — https://…``; for the DCE file lists
+    of a buyer platform, the files added, replaced and removed."""
+    if isinstance(new, list) or isinstance(old, list):
+        named = files_line(old, new, lang)
+        return f"{head}{colon}{_short(named, 300)}" if named else head
     value = new if isinstance(new, Mapping) else {}
     parts = []
     if value.get("date"):
@@ -170,7 +197,7 @@ def _change_line(change: Mapping[str, Any], lang: str) -> str:
         if new is None:
             return f"{head}{colon}{'lot supprimé' if lang == 'fr' else 'lot removed'} {old}"
     if field == "documents":
-        return _documents_line(head, colon, new, lang)
+        return _documents_line(head, colon, new, lang, old)
     if field == "status":
         o = _pick(STATUS_LABELS.get(str(old), (str(old), str(old))), lang) if old else "—"
         n = _pick(STATUS_LABELS.get(str(new), (str(new), str(new))), lang) if new else "—"

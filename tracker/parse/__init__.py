@@ -28,6 +28,7 @@ from tracker.parse.base import (
     looks_like_json,
     xml_root,
 )
+from tracker.parse.documents import DOCUMENT_PARSERS
 from tracker.parse.eforms import snapshot_from_eforms
 from tracker.parse.feed import snapshot_from_feed_item
 from tracker.parse.xmltree import xml_to_dict
@@ -160,6 +161,7 @@ PARSERS: tuple[Parser, ...] = (
     DilaXmlParser(),
     EformsParser(),
     OdsJsonParser(),
+    *DOCUMENT_PARSERS,
 )
 _BY_KIND: dict[str, Parser] = {p.kind: p for p in PARSERS}
 
