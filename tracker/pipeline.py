@@ -21,6 +21,7 @@ from tracker.db import session_scope
 from tracker.documents import Document
 from tracker.parse import parse_item
 from tracker.parse.base import ParsedItem
+from tracker.search import index_procedures
 from tracker.store import (
     IngestStats,
     documents_by_procedure,
@@ -56,6 +57,7 @@ def version(session: Session, stats: IngestStats, *, now: datetime) -> None:
     notices, stored = versioning_inputs(session, stats.procedures)
     plan = plan_versions(stats.procedures, notices, stored, now=now)
     created, updated, ids = write_versions(session, plan, now=now)
+    index_procedures(session, stats.procedures)  # the views' search rows and deadlines (tracker.search)
     stats.versions_created += created
     stats.versions_updated += updated
     stats.version_ids += ids

@@ -1,0 +1,1 @@
+"""Groups of ``tracker`` commands kept out of ``tracker.cli``."""

@@ -1,0 +1,1 @@
+"""The web views of tracker: ``tracker serve`` (see ``tracker.web.app``)."""
