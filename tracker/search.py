@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 Executor = Session | Connection
 
 #: the deadlines a bidder acts on, in the order a page lists them
-DEADLINE_FIELDS: Final = ("tender_deadline", "request_deadline", "questions_deadline", "opening_date")
+DEADLINE_FIELDS: Final = ("tender_deadline", "request_deadline", "questions_deadline", "opening_date", "site_visit")
 #: kinds of version that amend a procedure (an award or a restated initial notice does not)
 AMENDING_KINDS: Final = ("rectificatif", "change", "cancellation")
 STATUS_CHOICES: Final = ("open", "cancelled", "awarded")
@@ -549,18 +549,19 @@ def changes(
     limit: int = 100,
     scope: Scope | None = None,
     lang: str = "fr",
+    newest_first: bool = False,
 ) -> ChangesPage:
     """Versions published since ``since`` with typed changes, in the order they were stored (``cursor``: the
-    last version id seen). Each item is the version exactly as ``tracker.history.history`` gives it, with its
-    procedure."""
+    last version id seen; ``newest_first`` reads backwards, for feeds). Each item is the version exactly as
+    ``tracker.history.history`` gives it, with its procedure."""
     stmt = (
         select(col(Version.id), col(Version.procedure_id), col(Version.number), SEARCH.c.info)
         .join(SEARCH, SEARCH.c.procedure_id == col(Version.procedure_id))
         .where(col(Version.superseded_at).is_(None), col(Version.published) >= since, col(Version.kind) != "initial")
-        .order_by(col(Version.id))
+        .order_by(col(Version.id).desc() if newest_first else col(Version.id))
     )
     if cursor is not None:
-        stmt = stmt.where(col(Version.id) > cursor)
+        stmt = stmt.where(col(Version.id) < cursor if newest_first else col(Version.id) > cursor)
     items: list[dict[str, Any]] = []
     histories: dict[int, dict[str, Any]] = {}
     cap, fetched, last = limit * 4 + 50, 0, None

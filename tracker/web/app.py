@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -56,6 +56,7 @@ from tracker.search import (
     recently_amended,
     scope_of,
     search,
+    search_row,
     token_matches,
     upcoming,
 )
@@ -224,6 +225,14 @@ class Views:
             return None
         return next((s for s in subs if s.name == name), None)
 
+    def followers(self, info: dict[str, Any]) -> list[str]:
+        """The subscribers who follow or match a procedure."""
+        try:
+            subs = self.config.load_subscribers()
+        except TrackerError:
+            return []
+        return [s.name for s in subs if scope_of(s)(info)]
+
     def scope(self, request: Request) -> Scope | None:
         name = request.query_params.get("subscriber")
         if not name:
@@ -275,10 +284,12 @@ class Views:
             data = history(session, proc)
             reasons = _reasons(session, proc.id)
             deadlines = procedure_deadlines(session, proc.id)
+            row = search_row(session, proc.id)
+        followers = self.followers(row["info"] if row else {})
         for version in data["versions"]:
             version["reason"] = reasons.get(version["notice_id"])
         return self.page(
-            "procedure.html", title=data["procedure"]["id"], data=data, deadlines=deadlines, reasons=reasons
+            "procedure.html", title=data["procedure"]["id"], data=data, deadlines=deadlines, followers=followers
         )
 
     async def subscriber_page(self, request: Request) -> Response:
@@ -370,9 +381,8 @@ class Views:
         return self._feed(request, f"tracker — recherche {filters.text}".strip(), lambda info: info.get("id") in ids)
 
     def _feed(self, request: Request, title: str, scope: Scope) -> Response:
-        since = self.config.clock().date() - timedelta(days=90)
         with session_scope(self.engine) as session:
-            page = changes(session, since=since, limit=200, scope=scope)
+            page = changes(session, since=date(1900, 1, 1), limit=100, scope=scope, newest_first=True)
         base = str(request.base_url).rstrip("/")
         xml = atom_feed(title, str(request.url.remove_query_params("token")), base, page.items, self.config.clock())
         return Response(xml, media_type="application/atom+xml; charset=utf-8")
@@ -441,7 +451,7 @@ def _deliveries(session: Session, name: str, limit: int = 50) -> list[dict[str, 
 def atom_feed(title: str, self_url: str, base: str, items: list[dict[str, Any]], now: datetime) -> str:
     """An Atom 1.0 feed of versions with changes (``tracker.search.changes`` items)."""
     entries = []
-    for item in reversed(items):  # newest first
+    for item in items:
         proc = item["procedure"]
         link = f"{base}/procedures/{proc['id']}"
         lines = [c["text"] for c in [*item["changes"], *item.get("corrections", [])]]
