@@ -31,6 +31,7 @@ from tracker.store import (
     mark_notified,
     store_parsed,
     store_parsed_many,
+    stored_documents,
     stranded_documents,
     unnotified_versions,
     unprocessed,
@@ -50,17 +51,24 @@ def _batches(items: Iterable[Document | ParsedItem], size: int) -> Iterator[list
         yield batch
 
 
-def version(session: Session, stats: IngestStats, *, now: datetime) -> None:
-    """Plan and write the versions of the procedures a store call touched (in its transaction)."""
+def version(session: Session, stats: IngestStats, *, now: datetime, nobody_to_notify: bool = False) -> None:
+    """Plan and write the versions of the procedures a store call touched (in its transaction).
+
+    ``nobody_to_notify``: no subscriber is owed anything, so the versions are written already notified.
+    """
     if not stats.procedures:
         return
     notices, stored = versioning_inputs(session, stats.procedures)
     plan = plan_versions(stats.procedures, notices, stored, now=now)
-    created, updated, ids = write_versions(session, plan, now=now)
+    created, updated, ids = write_versions(session, plan, now=now, notified=nobody_to_notify)
     index_procedures(session, stats.procedures)  # the views' search rows and deadlines (tracker.search)
     stats.versions_created += created
     stats.versions_updated += updated
     stats.version_ids += ids
+
+
+def _documents(batch: list[Document | ParsedItem]) -> list[Document]:
+    return [item for item in batch if isinstance(item, Document)]
 
 
 def ingest_documents(
@@ -79,11 +87,14 @@ def ingest_documents(
     """
     total = IngestStats()
     for batch in _batches(documents, batch_size):
-        parsed = [parse_item(item) for item in batch]
         at = now()
         with session_scope(engine) as session:
+            known = stored_documents(session, [d.sha256 for d in _documents(batch)])
+            # a document stored before is not parsed again: the store counts it as unchanged
+            parsed = [ParsedItem(item) if item.sha256 in known else parse_item(item) for item in _documents(batch)]
+            parsed += [item for item in batch if isinstance(item, ParsedItem)]
             stats = ingest_batch(session, parsed, now=at)
-            version(session, stats, now=at)
+            version(session, stats, now=at, nobody_to_notify=on_versions is None)
             if on_versions is None and stats.version_ids:
                 mark_notified(session, stats.version_ids, now=at)
         total.add(stats)

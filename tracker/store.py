@@ -407,7 +407,14 @@ def versioning_inputs(
     return notices, versions
 
 
-def write_versions(session: Session, plan: VersionPlan, *, now: datetime) -> tuple[int, int, list[int]]:
+def stored_documents(session: Session, shas: list[str]) -> set[str]:
+    """The content hashes among these stored already as documents (a quarantined one is read again)."""
+    return _existing_shas(session, DocumentRow, shas)
+
+
+def write_versions(
+    session: Session, plan: VersionPlan, *, now: datetime, notified: bool = False
+) -> tuple[int, int, list[int]]:
     """Write a version plan; return (created, updated, ids of versions created, changed or owing a correction).
 
     No version row is ever deleted: superseded ones are marked."""
@@ -423,7 +430,8 @@ def write_versions(session: Session, plan: VersionPlan, *, now: datetime) -> tup
     add_versions = insert(_table(Version)).returning(_table(Version).c.id)
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
     for row in plan.inserts:
-        by_keys[tuple(row)].append({"corrections": None, **row})
+        told = {"notified_at": now, "told": row["changes"]} if notified else {}
+        by_keys[tuple(row) + tuple(told)].append({"corrections": None, **row, **told})
     for rows in by_keys.values():
         pg_ids = pg_insert_rows(session, _table(Version), rows)
         if pg_ids is not None:
