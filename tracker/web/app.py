@@ -495,6 +495,7 @@ def create_app(engine: Engine, config: WebConfig | None = None) -> Starlette:
         Route("/feeds/search.atom", views.search_feed),
         Route("/calendar/{name}.ics", views.calendar),
         Route("/static/style.css", views.stylesheet),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
     ]
     for logger in ("uvicorn.access", "uvicorn.error", "tracker"):
         if not any(isinstance(f, MaskTokens) for f in logging.getLogger(logger).filters):
