@@ -181,8 +181,8 @@ sources:
             ":8: sources.0.options.bogus: Extra inputs",
         ),
         (
-            ("kind: boamp", "kind: ted"),
-            ":4: sources.0.kind: Value error, unknown source kind 'ted'; known kinds: boamp",
+            ("kind: boamp", "kind: nosuchkind"),
+            ":4: sources.0.kind: Value error, unknown source kind 'nosuchkind'; known kinds: boamp",
         ),
         (("every: 30m", "every: 5s"), ":5: sources.0.every: Value error, must be at least 10s"),
         (("every: 30m", "every: 30"), ":5: sources.0.every: Value error, expected a duration such as 30s"),

@@ -730,7 +730,7 @@ def entry_point(target: str) -> EntryPoint:
 def test_registry_adds_valid_entry_point_plugins():
     registry = build_registry(BUILTIN_SOURCES, [entry_point("PluginSource")])
     assert registry["plugin_demo"] is PluginSource
-    assert set(registry) == {"boamp", "feed", "folder", "plugin_demo"}
+    assert set(registry) == {*(cls.kind for cls in BUILTIN_SOURCES), "plugin_demo"}
 
 
 @pytest.mark.parametrize(

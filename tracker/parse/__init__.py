@@ -21,6 +21,7 @@ from tracker.parse.base import (
     FEED_ITEM,
     JSON,
     ODS_RECORD,
+    TED_SEARCH_RESULT,
     UNKNOWN,
     XML,
     ParsedItem,
@@ -31,6 +32,7 @@ from tracker.parse.base import (
 from tracker.parse.documents import DOCUMENT_PARSERS
 from tracker.parse.eforms import snapshot_from_eforms
 from tracker.parse.feed import snapshot_from_feed_item
+from tracker.parse.tedsearch import snapshot_from_search_result
 from tracker.parse.xmltree import xml_to_dict
 
 __all__ = ["PARSERS", "ParsedItem", "Parser", "parse_document", "parse_item", "parser_for"]
@@ -123,6 +125,34 @@ class EformsParser:
         return [snap]
 
 
+class TedSearchParser:
+    """One TED Search API v3 result, as the TED source stores it: a lightweight version until the XML comes."""
+
+    kind: ClassVar[str] = "ted_search"
+
+    def accepts(self, document: Document) -> bool:
+        return document.media_type == TED_SEARCH_RESULT
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        return [snapshot_from_search_result(_loads(document.content), source="ted")]
+
+
+class LegacyTedParser:
+    """Pre-eForms TED material (the retired TED API v2 search results, TED_EXPORT XML): recognised, not read,
+    so it is quarantined with a reason a person can act on rather than as an unreadable BOAMP record."""
+
+    kind: ClassVar[str] = "ted_legacy"
+
+    def accepts(self, document: Document) -> bool:
+        if _local(xml_root(document)) == "TED_EXPORT":
+            return True
+        start = document.content[:4096]
+        return looks_like_json(document) and (b'"ND"' in start or b'"took"' in start) and b'"idweb"' not in start
+
+    def parse(self, document: Document) -> list[NoticeSnapshot]:
+        raise ParseError("pre-eForms TED format (TED API v2 / TED_EXPORT XML), not supported")
+
+
 class OdsJsonParser:
     """A JSON file dropped in a folder: one ODS record, a v2.1 ``/records`` response, an export list, or a
     DILA API record. One bad record of such a file does not hide the others."""
@@ -160,6 +190,8 @@ PARSERS: tuple[Parser, ...] = (
     FeedItemParser(),
     DilaXmlParser(),
     EformsParser(),
+    TedSearchParser(),
+    LegacyTedParser(),
     OdsJsonParser(),
     *DOCUMENT_PARSERS,
 )

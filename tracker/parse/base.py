@@ -20,6 +20,7 @@ from tracker.notice import NoticeSnapshot
 ODS_RECORD = "application/vnd.opendatasoft.record+json"  # one OpenDataSoft v2.1 record
 DILA_API = "application/vnd.dila.api+json"  # one record of the retired DILA API
 FEED_ITEM = "application/x-feed-item+json"  # one RSS/Atom entry, as JSON, from the feed source
+TED_SEARCH_RESULT = "application/vnd.ted.search-result+json"  # one notice of a TED Search API v3 response
 JSON = "application/json"
 XML = "application/xml"
 UNKNOWN = "application/octet-stream"

@@ -18,6 +18,7 @@ from tracker.sources.base import Cursor, Document, FetchResult, Source, SourceOp
 from tracker.sources.boamp import BoampSource
 from tracker.sources.feed import FeedSource
 from tracker.sources.folder import FolderSource
+from tracker.sources.ted import TedSource
 
 __all__ = [
     "BUILTIN_SOURCES",
@@ -32,7 +33,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "tracker.sources"
 
-BUILTIN_SOURCES: tuple[type[Source[Any]], ...] = (BoampSource, FeedSource, FolderSource)
+BUILTIN_SOURCES: tuple[type[Source[Any]], ...] = (BoampSource, FeedSource, FolderSource, TedSource)
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 

@@ -738,8 +738,12 @@ def get(
     destination: Destination = ANYWHERE_PUBLIC,
     sleep: Sleep = pause,
     rng: Random = random.random,
+    method: str = "GET",
+    content: bytes | None = None,
 ) -> httpx.Response:
     """GET ``url`` and return the fully read response (status 2xx or 304), retrying as the module says.
+
+    ``method`` and ``content`` send another idempotent request the same way (the TED search is a POST).
 
     The returned response holds the decoded body; ``Content-Encoding`` no longer applies to it.
     ``timeout`` overrides the client's per-read timeout for this request; ``deadline`` bounds each attempt as a
@@ -757,7 +761,7 @@ def get(
             with (
                 _sending(watch, destination, shown),
                 _transport_errors(shown),
-                client.stream("GET", full, headers=headers, timeout=per_request) as response,
+                client.stream(method, full, headers=headers, content=content, timeout=per_request) as response,
             ):
                 _watch_response(response)
                 body = _read_capped(response, max_bytes, shown, watch)
