@@ -38,12 +38,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    column,
     delete,
     exists,
     func,
     insert,
     literal_column,
     select,
+    table,
     text,
 )
 from sqlmodel import Session, col
@@ -389,14 +391,20 @@ class Filters:
         return terms
 
 
-def _match_clause(db: Executor, terms: list[str]) -> Any:
+_FTS = table("procedure_fts", column("rowid"))
+
+
+def _matching(db: Executor, terms: list[str]) -> Any:
+    """The search rows whose text and facets hold every term, newest procedure first. SQLite drives the query
+    from the FTS5 index read backwards by rowid (no sort: it stops at the limit); PostgreSQL's GIN index."""
     if _dialect(db) == "sqlite":
         query = " AND ".join(f'"{t[:-1]}"*' if t.endswith("*") else f'"{t}"' for t in terms)
         match = text("procedure_fts MATCH :q").bindparams(q=query)
-        rowids: Any = select(literal_column("rowid")).select_from(text("procedure_fts")).where(match)
-        return SEARCH.c.procedure_id.in_(rowids)
+        joined = SEARCH.join(_FTS, _FTS.c.rowid == SEARCH.c.procedure_id)
+        return select(SEARCH).select_from(joined).where(match).order_by(_FTS.c.rowid.desc())
     query = " & ".join(f"{t[:-1]}:*" if t.endswith("*") else t for t in terms)
-    return literal_column("tsv").op("@@")(func.to_tsquery("simple", query))
+    tsv = literal_column("tsv").op("@@")(func.to_tsquery("simple", query))
+    return select(SEARCH).where(tsv).order_by(SEARCH.c.procedure_id.desc())
 
 
 def _dialect(db: Executor) -> str:
@@ -405,11 +413,9 @@ def _dialect(db: Executor) -> str:
 
 
 def search(db: Executor, filters: Filters, *, now: datetime) -> list[dict[str, Any]]:
-    """Procedures matching every filter, the most recently published first."""
-    stmt = select(SEARCH).order_by(SEARCH.c.last_published.desc().nulls_last(), SEARCH.c.procedure_id.desc())
+    """Procedures matching every filter, the one stored last first."""
     terms = filters.tokens()
-    if terms:
-        stmt = stmt.where(_match_clause(db, terms))
+    stmt = _matching(db, terms) if terms else select(SEARCH).order_by(SEARCH.c.procedure_id.desc())
     if filters.status:
         stmt = stmt.where(SEARCH.c.status == filters.status)
     if filters.amended_since is not None:
