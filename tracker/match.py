@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from tracker.subscribers import Profile, Subscriber
 
 DEADLINE_FIELDS: Final = frozenset({"tender_deadline", "request_deadline"})
-DATE_FIELDS: Final = DEADLINE_FIELDS | {"questions_deadline", "opening_date", "start_date", "end_date"}
+DATE_FIELDS: Final = DEADLINE_FIELDS | {"questions_deadline", "opening_date", "start_date", "end_date", "site_visit"}
 VALUE_FIELDS: Final = frozenset({"estimated_value", "max_value"})
 CRITICAL_NAMES: Final = frozenset({"deadline_earlier", "cancelled", "lot_removed"})
 
@@ -92,7 +92,7 @@ def classify(change: Mapping[str, Any]) -> set[str]:
     elif field == "status":
         if new in ("cancelled", "awarded"):
             names.add(str(new))
-    elif field == "documents_url":
+    elif field in ("documents_url", "documents"):
         names.add("documents_changed")
     elif field == "text":
         names.add("text")

@@ -32,12 +32,13 @@ from tracker.models import Document as DocumentRow
 from tracker.models import Identifier, Notice, Procedure, Quarantine, Version
 from tracker.notice import ChangeDict, NoticeRecord, NoticeSnapshot, snapshot_record
 from tracker.parse.base import ParsedItem
+from tracker.parse.platform import consultation_key
 
 if TYPE_CHECKING:
     from tracker.versioning import VersionPlan
 
 #: identifier schemes that identify one notice or one procedure, and so may link and merge
-LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub"})
+LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub", "platform_consultation"})
 _CHUNK = 500
 #: pending procedure ids (not stored yet) start here, above any stored id
 _PENDING = 1 << 62
@@ -314,9 +315,18 @@ class _Linker:
 
 
 def _keys(snap: NoticeSnapshot) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    own = [normalise_key(s, v) for s, v in snap.identifiers if s in LINKING_SCHEMES]
+    own = [normalise_key(s, v) for s, v in snap.identifiers if s in LINKING_SCHEMES] + _platform_keys(snap)
     links = [normalise_key(s, v) for s, v in snap.links if s in LINKING_SCHEMES]
     return list(dict.fromkeys(own)), [k for k in dict.fromkeys(links) if k not in own]
+
+
+def _platform_keys(snap: NoticeSnapshot) -> list[tuple[str, str]]:
+    """The buyer-platform consultation a notice's documents or submission address names (``…?refConsultation=…
+    &orgAcronyme=…``): the notice and the platform's page are one procedure."""
+    holders = [snap.fields, *snap.lots.values()]
+    urls = {h.get(name) for h in holders for name in ("documents_url", "submission_url") if h.get(name)}
+    keys = (consultation_key(str(url)) for url in urls)
+    return [("platform_consultation", key) for key in sorted({k for k in keys if k})]
 
 
 # ------------------------------------------------------------------ notices

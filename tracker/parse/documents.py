@@ -8,6 +8,13 @@ from typing import Final
 from tracker.parse.base import Parser
 from tracker.parse.notice_text import BoampTextParser
 from tracker.parse.pdf import PdfParser
+from tracker.parse.platform import PlatformObservationParser, PlatformPageParser
 from tracker.parse.rc import RcTextParser
 
-DOCUMENT_PARSERS: Final[tuple[Parser, ...]] = (PdfParser(), BoampTextParser(), RcTextParser())
+DOCUMENT_PARSERS: Final[tuple[Parser, ...]] = (
+    PdfParser(),
+    BoampTextParser(),
+    RcTextParser(),
+    PlatformObservationParser(),
+    PlatformPageParser(),
+)

@@ -17,6 +17,7 @@ consultation (:mod:`tracker.parse.rc`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -144,6 +145,7 @@ def extract_text(content: bytes) -> str:
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = PdfExtractor()
+        atexit.register(_DEFAULT.close)
     return _DEFAULT.extract(content)
 
 

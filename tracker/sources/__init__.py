@@ -18,6 +18,7 @@ from tracker.sources.base import Cursor, Document, FetchResult, Source, SourceOp
 from tracker.sources.boamp import BoampSource
 from tracker.sources.feed import FeedSource
 from tracker.sources.folder import FolderSource
+from tracker.sources.platform import PlatformSource
 from tracker.sources.ted import TedSource
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "tracker.sources"
 
-BUILTIN_SOURCES: tuple[type[Source[Any]], ...] = (BoampSource, FeedSource, FolderSource, TedSource)
+BUILTIN_SOURCES: tuple[type[Source[Any]], ...] = (BoampSource, FeedSource, FolderSource, TedSource, PlatformSource)
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 
