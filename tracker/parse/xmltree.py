@@ -71,7 +71,23 @@ def _prefix_for(uri: str, source_prefix: str | None) -> str | None:
     return source_prefix
 
 
+#: (Clark tag, source prefix) -> conventional name; a few hundred distinct tags per format, bounded anyway
+_TAG_NAMES: dict[tuple[str, str | None], str] = {}
+_ATTR_NAMES: dict[str, str] = {}
+_NAME_CACHE_LIMIT = 10_000
+
+
 def tag_name(el: etree._Element) -> str:
+    key = (el.tag, el.prefix)
+    name = _TAG_NAMES.get(key)
+    if name is None:
+        name = _tag_name(el)
+        if len(_TAG_NAMES) < _NAME_CACHE_LIMIT:
+            _TAG_NAMES[key] = name
+    return name
+
+
+def _tag_name(el: etree._Element) -> str:
     qname = etree.QName(el)
     if qname.namespace is None:
         return str(qname.localname)
@@ -80,15 +96,20 @@ def tag_name(el: etree._Element) -> str:
     return f"{prefix}:{qname.localname}" if prefix else str(qname.localname)
 
 
+def _attr_name(key: str) -> str:
+    name = _ATTR_NAMES.get(key)
+    if name is None:
+        qname = etree.QName(key)
+        xsi = qname.namespace and qname.namespace.endswith("XMLSchema-instance")
+        name = f"@xsi:{qname.localname}" if xsi else f"@{qname.localname}"
+        if len(_ATTR_NAMES) < _NAME_CACHE_LIMIT:
+            _ATTR_NAMES[key] = name
+    return name
+
+
 def element_to_obj(el: etree._Element) -> Any:
     children = [c for c in el if isinstance(c.tag, str)]
-    attrs = {}
-    for key, value in el.attrib.items():
-        qname = etree.QName(key)
-        if qname.namespace and qname.namespace.endswith("XMLSchema-instance"):
-            attrs[f"@xsi:{qname.localname}"] = value
-        else:
-            attrs[f"@{qname.localname}"] = value
+    attrs = {_attr_name(key): value for key, value in el.attrib.items()}
     text = (el.text or "").strip()
     if not children and not attrs:
         return text

@@ -1,0 +1,70 @@
+"""eForms parse throughput: every corpus eForms XML (SDK examples, real TED notices) read into snapshots.
+
+    .venv/bin/python bench/eforms_throughput.py [--seconds 3] [--corpus ../shared/corpus]
+
+Prints documents/s and MB/s of the whole parse (safe XML parse, tree conversion, eForms normalisation into a
+:class:`~tracker.notice.NoticeSnapshot`, announced dates included) and, in the same run on the same bytes, of a
+bare ``lxml.etree.fromstring``: the floor. Target (issue 11): >= 2,000 documents/s, within 3x of the bare parse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tracker.parse.eforms import snapshot_from_eforms  # noqa: E402
+from tracker.parse.xmltree import xml_to_dict  # noqa: E402
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    return sorted([*corpus.glob("eforms_sdk_examples/**/*.xml"), *corpus.glob("ted_eforms_real/**/*.xml")])
+
+
+def rate(fn: Callable[[bytes], object], data: list[bytes], seconds: float) -> tuple[float, float]:
+    """Documents/s and MB/s of ``fn`` over ``data``, repeated for at least ``seconds``."""
+    total = sum(map(len, data))
+    start, rounds = time.perf_counter(), 0
+    while rounds == 0 or time.perf_counter() - start < seconds:
+        for content in data:
+            fn(content)
+        rounds += 1
+    elapsed = time.perf_counter() - start
+    return rounds * len(data) / elapsed, rounds * total / elapsed / 1e6
+
+
+def full_parse(content: bytes) -> object:
+    root, tree = xml_to_dict(content)
+    return snapshot_from_eforms(root, tree)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(os.environ.get("TRACKER_SHARED_DIR") or ROOT.parent / "shared") / "corpus"
+    parser.add_argument("--corpus", type=Path, default=default)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    files = corpus_files(args.corpus)
+    if not files:
+        print(f"no eForms XML under {args.corpus}", file=sys.stderr)
+        return 1
+    data = [f.read_bytes() for f in files]
+    print(f"{len(files)} eForms XML files, {sum(map(len, data)) / 1e6:.2f} MB")
+    bare_docs, bare_mb = rate(etree.fromstring, data, args.seconds)
+    full_docs, full_mb = rate(full_parse, data, args.seconds)
+    print(f"bare lxml.etree.fromstring  {bare_docs:8.0f} documents/s  {bare_mb:7.1f} MB/s")
+    print(f"parse + normalise           {full_docs:8.0f} documents/s  {full_mb:7.1f} MB/s")
+    print(f"ratio to the bare parse     {bare_docs / full_docs:8.2f}x  (target: >= 2,000 documents/s, <= 3x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
