@@ -35,7 +35,7 @@ from tracker.parse.feed import snapshot_from_feed_item
 from tracker.parse.tedsearch import snapshot_from_search_result
 from tracker.parse.xmltree import xml_to_dict
 
-__all__ = ["PARSERS", "ParsedItem", "Parser", "parse_document", "parse_item", "parser_for"]
+__all__ = ["PARSERS", "ParsedItem", "Parser", "parse_document", "parse_item", "parse_many", "parser_for"]
 
 _EFORMS_ROOTS = frozenset({"ContractNotice", "ContractAwardNotice", "PriorInformationNotice"})
 _DILA_ROOTS = frozenset({"ANNONCE", "ann"})
@@ -234,3 +234,9 @@ def parse_item(item: Document | ParsedItem) -> ParsedItem:
     if not snapshots:
         return ParsedItem(item, error="no notice found in document")
     return ParsedItem(item, snapshots=snapshots)
+
+
+def parse_many(documents: list[Document]) -> list[tuple[list[NoticeSnapshot], str | None]]:
+    """:func:`parse_item` for a list of documents, as (snapshots, error) pairs: what a parsing process returns
+    (the documents stay with the caller)."""
+    return [(item.snapshots, item.error) for item in map(parse_item, documents)]
