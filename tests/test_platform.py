@@ -10,6 +10,7 @@ import time
 import zipfile
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 from sqlmodel import Session
 
@@ -17,10 +18,11 @@ from tests import corpus_path, seeds_path
 from tests.hookserver import HookServer
 from tests.httpfake import FakeResponse, FakeServer
 from tracker.config import load_sources
+from tracker.documents import Document
 from tracker.history import find_procedure, history
 from tracker.outbox import Notifier
 from tracker.parse import parse_item
-from tracker.parse.platform import consultation_key
+from tracker.parse.platform import OBSERVATION, consultation_key
 from tracker.pipeline import ingest_documents
 from tracker.reader import documents_from_file
 from tracker.service import Embedded
@@ -89,7 +91,13 @@ def test_consultation_keys(url, key):
 
 
 def atexo_page(
-    deadline: str, files: list[tuple[str, str]], *, state: str = "x", procedure: str = "Procédure adaptée"
+    deadline: str,
+    files: list[tuple[str, str]],
+    *,
+    state: str = "x",
+    procedure: str = "Procédure adaptée",
+    title: str = "Prestation de levage de bateaux par grue mobile",
+    cpv: str = "63726000",
 ) -> str:
     """A consultation page in the Atexo MPE markup the rules read (written for the tests)."""
     rows = "".join(
@@ -104,11 +112,11 @@ def atexo_page(
 <div id="recap-consultation">
 <span id="ctl0_CONTENU_PAGE_ctl5_dateHeureLimiteRemisePlis"><strong>{deadline}</strong></span> (heure de Paris)
 <span id="ctl0_CONTENU_PAGE_ctl5_reference">725A131</span>
-<span id="ctl0_CONTENU_PAGE_ctl5_intitule">Prestation de levage de bateaux par grue mobile</span>
+<span id="ctl0_CONTENU_PAGE_ctl5_intitule">{title}</span>
 <span id="ctl0_CONTENU_PAGE_ctl5_objet">Levage de bateaux des ports de plaisance</span>
 <span id="ctl0_CONTENU_PAGE_ctl5_entitePublique">Métropole Aix-Marseille-Provence</span>
 <span id="ctl0_CONTENU_PAGE_ctl5_typeProcedure">{procedure}</span>
-<span id="ctl0_CONTENU_PAGE_ctl5_idAtexoRef_scriptRef">63726000</span> (Code principal)
+<span id="ctl0_CONTENU_PAGE_ctl5_idAtexoRef_scriptRef">{cpv}</span> (Code principal)
 </div>
 <table>{rows}</table></body></html>"""
 
@@ -302,3 +310,32 @@ def test_page_documents_ingest(engine):
     docs = [d for p in sorted(corpus_path(PAGES).glob("*.html")) for d in documents_from_file(p)]
     stats = ingest_documents(engine, docs)
     assert stats.quarantined == 0 and stats.notices == 2
+
+
+# ---------------------------------------------------------------- one timeline
+
+
+def observation(url: str, page: str, observed: datetime, files=None) -> Document:
+    seen = {"platform": "atexo_mpe", "url": url, "observed": observed.isoformat(), "page": page, "files": files}
+    return Document("metropole", url, orjson.dumps(seen), OBSERVATION, published=observed.date().isoformat())
+
+
+def test_notice_and_platform_page_make_one_timeline(engine):
+    """Seed 000 names its consultation (id=510120, orgAcronyme=t5y) in its documents address; the platform page
+    of that consultation, later moving the deadline on the platform alone, joins the same history."""
+    text = seeds_path("000_ebd4ca7beefc5e73.txt").read_text(encoding="utf-8")
+    notice = Document("docs", "000.txt", text.encode(), "text/plain")
+    url = "https://marchespublics.ampmetropole.fr/entreprise/consultation/510120?orgAcronyme=t5y"
+    title = "Mise en œuvre d'un Centre des Opérations de Sécurité externalisé unifié"
+    page = atexo_page("03/03/2026 12:00", [], title=title, cpv="72212730")
+    stats = ingest_documents(engine, [notice, observation(url, page, datetime(2026, 2, 20, 9, 0, tzinfo=UTC))])
+    assert stats.quarantined == 0
+    with Session(engine) as session:
+        proc = find_procedure(session, "26-15766")
+        assert proc is not None and find_procedure(session, "marchespublics.ampmetropole.fr|t5y|510120").id == proc.id
+        data = history(session, proc)
+    assert [v["source"] for v in data["versions"]] == ["boamp_pdf", "metropole"]
+    v2 = data["versions"][1]["changes"]
+    assert [(c["field"], c["old"], c["new"]) for c in v2] == [
+        ("tender_deadline", "2026-02-24T12:00+01:00", "2026-03-03T12:00+01:00")
+    ]

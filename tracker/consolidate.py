@@ -66,15 +66,35 @@ def state_hash(state: Mapping[str, Any]) -> str:
 
 def _restated_state(rec: NoticeRecord, prev: State | None) -> State:
     fields = dict(rec.get("fields") or {})
-    if "status" not in fields:
+    lots = copy.deepcopy(rec.get("lots") or {})
+    overlay = prev is not None and bool((rec.get("extra") or {}).get("overlay"))
+    if prev is not None and overlay:
+        fields, lots = _overlaid(prev, fields, lots)
+    if "status" not in fields and not overlay:
         fields["status"] = "open"
     return {
         "title": rec.get("title") or (prev["title"] if prev else None),
         "buyer": rec.get("buyer") or (prev["buyer"] if prev else None),
         "cpv": list(rec.get("cpv") or (prev["cpv"] if prev else [])),
         "fields": fields,
-        "lots": copy.deepcopy(rec.get("lots") or {}),
+        "lots": lots,
     }
+
+
+def _overlaid(
+    prev: State, fields: dict[str, Any], lots: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A buyer platform's page states what it shows; what it does not show stays as the notices said. A value the
+    page gives for the consultation and the notices give per lot is each of those lots' value."""
+    merged_lots = {lot: {**data, **lots.get(lot, {})} for lot, data in prev["lots"].items()} if prev["lots"] else lots
+    merged = dict(prev["fields"])
+    for name, value in fields.items():
+        holders = [data for data in merged_lots.values() if name in data] if name not in merged else []
+        for data in holders:
+            data[name] = value
+        if not holders:
+            merged[name] = value
+    return merged, merged_lots
 
 
 def _skeleton(rec: NoticeRecord) -> State:

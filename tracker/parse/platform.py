@@ -363,7 +363,8 @@ def snapshot_of(
         raise ParseError("platform page: no consultation identifier and no reference")
     fields: dict[str, Any] = {}
     lots: dict[str, dict[str, Any]] = {}
-    extra: dict[str, Any] = {"platform": rules.platform}
+    # overlay: the page states what it shows; consolidation keeps what the notices said of the rest
+    extra: dict[str, Any] = {"platform": rules.platform, "overlay": True}
     if rc:
         fields.update(rc.get("fields") or {})
         lots = dict(rc.get("lots") or {})
@@ -473,6 +474,7 @@ class PlatformObservationParser:
             raise ParseError("platform observation: no page")
         observed = parse_iso(str(seen.get("observed") or ""), naive_zone=None)
         facts = page_facts(seen["page"].encode(), url=seen.get("url"))
+        facts["source"] = document.source or facts["source"]  # the configured source that watched the page
         files = seen.get("files")
         return [
             snapshot_of(
