@@ -51,7 +51,7 @@ def test_place_open_procedure_page():
     assert snap.extra["procedure"] == "Procédure adaptée"
     assert snap.cpv == ["71335000"]
     assert snap.fields == {"tender_deadline": datetime(2020, 9, 15, 12, 0, tzinfo=CEST)}
-    assert ("platform_consultation", "marches-publics.gouv.fr|f5j|624658") in snap.identifiers
+    assert ("consultation", "marches-publics.gouv.fr|f5j|624658") in snap.identifiers
 
 
 def test_place_restricted_procedure_page():

@@ -76,7 +76,7 @@ KINDS: Final = tuple(k.value for k in NoticeKind)
 STATUSES: Final = tuple(s.value for s in Status)
 
 #: Identifier schemes. A procedure is found by any (scheme, value) of any of its notices.
-SCHEMES: Final = ("idweb", "notice_id", "procedure_uuid", "buyer_ref", "ted_pub", "url", "platform_consultation")
+SCHEMES: Final = ("idweb", "notice_id", "procedure_uuid", "buyer_ref", "ted_pub", "url", "consultation")
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from tracker.versioning import VersionPlan
 
 #: identifier schemes that identify one notice or one procedure, and so may link and merge
-LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub", "platform_consultation"})
+LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub", "consultation"})
 _CHUNK = 500
 #: pending procedure ids (not stored yet) start here, above any stored id
 _PENDING = 1 << 62
@@ -326,7 +326,7 @@ def _platform_keys(snap: NoticeSnapshot) -> list[tuple[str, str]]:
     holders = [snap.fields, *snap.lots.values()]
     urls = {h.get(name) for h in holders for name in ("documents_url", "submission_url") if h.get(name)}
     keys = (consultation_key(str(url)) for url in urls)
-    return [("platform_consultation", key) for key in sorted({k for k in keys if k})]
+    return [("consultation", key) for key in sorted({k for k in keys if k})]
 
 
 # ------------------------------------------------------------------ notices

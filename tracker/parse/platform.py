@@ -18,7 +18,7 @@ A consultation's snapshot restates what its platform shows: ``title``, ``buyer``
 deadline (``tender_deadline``, or ``request_deadline`` for a procedure with a selection stage), the RC's facts
 (offer validity, site visit, start, maximum value…) where the page does not state them, and ``documents``: the
 DCE's file list, so a file added, replaced or removed is a change of that field. Its identifier
-``platform_consultation`` (``host|organisation|consultation id``) is the one :func:`consultation_key` derives
+``consultation`` (``host|organisation|consultation id``) is the one :func:`consultation_key` derives
 from any URL of that consultation, as BOAMP and TED notices give in their documents address: one timeline.
 """
 
@@ -160,7 +160,10 @@ class PlatformRules:
         self.platform = spec.platform
         self.zone = ZoneInfo(spec.zone)
         self.detect = [lxml.etree.XPath(rule.expression()) for rule in spec.detect]
-        self.fields = {name: lxml.etree.XPath(rule.expression()) for name, rule in spec.fields.items()}
+        self.fields = {
+            name: lxml.etree.XPath(rule.expression()) for name, rule in spec.fields.items() if not rule.id_endswith
+        }
+        self.suffixes = {name: rule.id_endswith for name, rule in spec.fields.items() if rule.id_endswith}
         self.links = lxml.etree.XPath(spec.consultation.links)
         self.path = re.compile(spec.consultation.path) if spec.consultation.path else None
         when = spec.deadline_field.request_deadline_when
@@ -221,8 +224,20 @@ def rules_named(platform: str) -> PlatformRules:
 # ---------------------------------------------------------------- pages
 
 
+_LAST: list[tuple[bytes, Any]] = []
+
+
 def parse_page(content: bytes) -> Any:
-    """The HTML tree of a page (no network, no entities, comments dropped), size-capped."""
+    """The HTML tree of a page (no network, no entities, comments dropped), size-capped. The last page parsed is
+    kept, so the registry's ``accepts`` and ``parse`` of one document parse it once."""
+    if _LAST and _LAST[0][0] is content:
+        return _LAST[0][1]
+    tree = _parse_page(content)
+    _LAST[:] = [(content, tree)]
+    return tree
+
+
+def _parse_page(content: bytes) -> Any:
     if len(content) > MAX_PAGE_BYTES:
         raise ParseError(f"platform page too large ({len(content)} bytes)")
     parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, encoding="utf-8")
@@ -244,6 +259,23 @@ def _text(result: Any) -> str | None:
         text = str(result) if result is not None else ""
     text = _SPACES.sub(" ", text).strip()
     return None if text in ("", "-") else text
+
+
+def _by_id_suffix(tree: Any, suffixes: dict[str, str]) -> dict[str, str | None]:
+    """The text of the first element whose id ends with each suffix, in one pass over the ids."""
+    found: dict[str, str | None] = dict.fromkeys(suffixes)
+    left = dict(suffixes)
+    for element in tree.iter():
+        ident = element.get("id") if isinstance(element.tag, str) else None
+        if not ident:
+            continue
+        for name, suffix in list(left.items()):
+            if ident.endswith(suffix):
+                found[name] = _text(element)
+                del left[name]
+        if not left:
+            break
+    return found
 
 
 def rules_for(tree: Any) -> PlatformRules | None:
@@ -288,7 +320,7 @@ def page_facts(content: bytes, *, url: str | None = None) -> dict[str, Any]:
     rules = rules_for(tree)
     if rules is None:
         raise ParseError("not a consultation page of a known platform (config/platforms/*.yaml)")
-    values = {name: _text(xp(tree)) for name, xp in rules.fields.items()}
+    values = {name: _text(xp(tree)) for name, xp in rules.fields.items()} | _by_id_suffix(tree, rules.suffixes)
     title = _text(tree.xpath("string(//title)")) or ""
     host = urlsplit(url).hostname if url and url.startswith("http") else None
     source, default_host = rules.source_for(title, host)
@@ -387,7 +419,7 @@ def snapshot_of(
         notice_id=f"{ident.split('|', 1)[-1].replace('|', '-')}@{stamp}",
         kind=NoticeKind.OTHER.value,
         published=published or (observed.date() if observed else None),
-        identifiers=[("platform_consultation", key)] if key else [],
+        identifiers=[("consultation", key)] if key else [],
         title=values.get("title") or (rc or {}).get("title"),
         buyer=values.get("public_entity") or (rc or {}).get("buyer"),
         description=values.get("description"),

@@ -1,0 +1,89 @@
+"""Documents per second: text extraction + field extraction over the seeds (text and PDF) and the corpus platform
+pages, against the bare text extraction (PDF) and the bare HTML parse (pages) of the same bytes in the same run.
+
+    .venv/bin/python bench/documents_throughput.py [--rounds 20]
+
+Targets (issue 12): ≥ 50 PDF notices/s, ≥ 200 pages/s, field extraction within 2× of the bare extraction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests import corpus_path, seeds_path
+from tests.test_documents import SEEDS, pdf_of
+from tracker.documents import Document
+from tracker.parse import parse_item
+from tracker.parse.pdf import extract_text
+from tracker.parse.platform import parse_page
+
+
+def rate(label: str, count: int, run: Callable[[], None], rounds: int) -> float:
+    run()  # warm up (the extraction child, caches)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        run()
+    elapsed = time.perf_counter() - started
+    per_second = count * rounds / elapsed
+    print(f"{label:<44} {per_second:10.1f} documents/s")
+    return per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    texts = {name: seeds_path(file).read_text(encoding="utf-8") for name, file in SEEDS.items()}
+    pdfs = {name: pdf_of(text) for name, text in texts.items()}
+    pages = [p.read_bytes() for p in sorted(corpus_path("buyer_platform_pages").glob("*.html"))]
+    text_docs = [Document("bench", f"{n}.txt", t.encode(), "text/plain") for n, t in texts.items()]
+    pdf_docs = [Document("bench", f"{n}.pdf", b, "application/pdf") for n, b in pdfs.items()]
+    page_docs = [Document("bench", f"p{i}.html", b, "text/html") for i, b in enumerate(pages)]
+
+    def parse_all(docs: list[Document]) -> Callable[[], None]:
+        def run() -> None:
+            for doc in docs:
+                item = parse_item(doc)
+                if item.error:
+                    raise SystemExit(f"{doc.locator}: {item.error}")
+
+        return run
+
+    print(
+        f"{len(text_docs)} seed texts, {len(pdf_docs)} seed PDFs ({sum(map(len, pdfs.values()))} bytes), "
+        f"{len(pages)} pages"
+    )
+    bare_pdf = rate(
+        "PDF: bare text extraction (pypdf, child)",
+        len(pdf_docs),
+        lambda: [extract_text(b) for b in pdfs.values()] and None,
+        args.rounds,
+    )
+    full_pdf = rate("PDF: extraction + fields", len(pdf_docs), parse_all(pdf_docs), args.rounds)
+    rate("text: fields", len(text_docs), parse_all(text_docs), args.rounds)
+    bare_page = rate(
+        "pages: bare HTML parse (lxml)", len(pages), lambda: [parse_page(b) for b in pages] and None, args.rounds
+    )
+    full_page = rate("pages: parse + fields", len(pages), parse_all(page_docs), args.rounds)
+    notices = [d for d in pdf_docs if d.locator[:3] in ("000", "001")]
+    notice_bytes = [d.content for d in notices]
+    bare_notice = rate(
+        "PDF notices (000, 001): bare extraction",
+        len(notices),
+        lambda: [extract_text(b) for b in notice_bytes] and None,
+        args.rounds,
+    )
+    full_notice = rate("PDF notices (000, 001): extraction + fields", len(notices), parse_all(notices), args.rounds)
+    print(f"PDF notices: fields / bare: {bare_notice / full_notice:.2f}× the time")
+    print(f"PDF field extraction / bare extraction: {bare_pdf / full_pdf:.2f}× the time")
+    print(f"page fields / bare parse: {bare_page / full_page:.2f}× the time")
+
+
+if __name__ == "__main__":
+    main()
