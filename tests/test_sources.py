@@ -687,8 +687,8 @@ class TestSourceContract:
         assert "extra_forbidden" in {error["type"] for error in caught.value.errors()}
 
     def test_http_sources_take_a_base_url_or_url(self, kind, cls):
-        if issubclass(cls, HttpSource):
-            assert {"base_url", "url"} & set(cls.options_model.model_fields)
+        if issubclass(cls, HttpSource):  # one endpoint, or pages to watch
+            assert {"base_url", "url", "consultations"} & set(cls.options_model.model_fields)
 
     def test_default_parser_and_documentation(self, kind, cls):
         assert isinstance(cls.default_parser, str) and cls.default_parser

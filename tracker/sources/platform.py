@@ -56,9 +56,15 @@ class PlatformSource(HttpSource[PlatformOptions]):
       Buyer platforms of the Atexo MPE family (PLACE www.marches-publics.gouv.fr, marchespublics.ampmetropole.fr,
       …); another family is another rules file in config/platforms/.
     Options
-      consultations   consultation page URLs; search_url: a search page whose consultation links are watched
-      download        hash the DCE's files or its anonymous archive (default true); max_file_bytes,
-                      max_members, max_unpacked_bytes cap the downloads; timeout, deadline per request
+      consultations       consultation page URLs to watch
+      search_url          a search page whose consultation links are watched too
+      max_consultations   consultations watched at most
+      download            hash the DCE's files or its anonymous archive (default true)
+      max_file_bytes      largest DCE file or archive downloaded; max_members, max_unpacked_bytes cap an archive
+      timeout, deadline   per read, and per request in total; max_bytes the largest page accepted
+    API documentation
+      none: the consultation pages as the platform renders them for anonymous visitors, read with the rules
+      of config/platforms/<family>.yaml
     Cursor
       ``{"next": i, "queue": [...], "seen": {url: fingerprint}}``: one consultation per step.
     """
