@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -66,6 +67,9 @@ def base_records() -> list[dict]:
     return list(records.values())
 
 
+_ORG = re.compile(r"(orgAcronyme=[\w-]+)")
+
+
 def replicate(records: list[dict], copies: int, out: Path) -> int:
     """Write ``copies`` generations of the records to a JSONL file; every idweb made fresh per generation."""
     count = 0
@@ -83,6 +87,8 @@ def replicate(records: list[dict], copies: int, out: Path) -> int:
                 for text_field in ("gestion", "donnees", "annonces_anterieures"):
                     value = r.get(text_field)
                     if isinstance(value, str):
+                        # a generation's consultations are its own: platform links must not merge generations
+                        value = _ORG.sub(rf"\g<1>g{gen}", value)
                         for idweb in [old, *(r.get("annonce_lie") or [])]:
                             mapping[idweb] = new_id(idweb)
                             value = value.replace(f'"{idweb}"', f'"{mapping[idweb]}"')
