@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,60 @@ def test_the_corpus_folder_is_read_whole() -> None:
         "eforms_sdk_examples",
         "ted_eforms_real",
     } <= folders
+
+
+def _eforms(name: str) -> bytes:
+    return corpus_path("eforms_sdk_examples", name).read_bytes()
+
+
+def _changes_of(engine: Engine, notice_id_part: str) -> list[dict[str, Any]]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Notice.notice_id, Version.changes)
+            .join(Version, Version.notice_pk == Notice.id)
+            .where(Version.superseded_at.is_(None))
+        ).all()
+    found = [changes for notice_id, changes in rows if notice_id_part in notice_id]
+    assert found, f"no live version of {notice_id_part}"
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    "keep",
+    ["descriptions", "reason", "documents"],
+)
+def test_an_eforms_change_notice_that_changes_nothing_but_says_why_makes_a_change(
+    sqlite_engine: Engine, keep: str
+) -> None:
+    """A change notice whose body restates the original unchanged, and whose only content is a description
+    (BT-141), a reason (BT-140/BT-762) or the documents-changed flag (BT-718/BT-719), still reaches its
+    subscribers."""
+    original = _eforms("cn_24_open.xml")
+    change = _eforms("change-cn_24_open_dates.xml").decode()
+    change = change.replace("2020-06-12+01:00", "2020-04-03+01:00")  # the moved dates moved back: no diff
+    changes_block = change[change.index("<efac:Changes>") : change.index("</efac:Changes>")]
+    kept = changes_block
+    if keep != "descriptions":
+        kept = re.sub(r"<efac:Change>.*?</efac:Change>", "", kept, flags=re.DOTALL)
+    if keep != "reason":
+        kept = re.sub(r"<efbc:ReasonDescription[^>]*>.*?</efbc:ReasonDescription>", "", kept, flags=re.DOTALL)
+    if keep == "documents":
+        kept = kept.replace(
+            "<efac:ChangeReason>",
+            "<efac:Change><efbc:ProcurementDocumentsChangeIndicator>true</efbc:ProcurementDocumentsChangeIndicator>"
+            "<efbc:ProcurementDocumentsChangeDate>2020-04-14+01:00</efbc:ProcurementDocumentsChangeDate>"
+            "</efac:Change><efac:ChangeReason>",
+        )
+    change = change.replace(changes_block, kept)
+    docs = [
+        Document("ted", "cn_24_open.xml", original, "application/xml"),
+        Document("ted", f"change-{keep}.xml", change.encode(), "application/xml"),
+    ]
+    stats = ingest_documents(sqlite_engine, docs)
+    assert stats.quarantined == 0
+    assert amendments_without_change(sqlite_engine) == []
+    changes = _changes_of(sqlite_engine, "71397268")  # the change notice's id
+    assert changes, changes
+    said = json.dumps(changes, ensure_ascii=False)
+    expected = {"descriptions": "Time limit for receipt", "reason": "Covid-19", "documents": "2020-04-14"}[keep]
+    assert expected in said, said
