@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/eforms_throughput.py [--seconds 3] [--corpus ../shared/corpus]
 
-Prints documents/s and MB/s of the whole parse (safe XML parse, tree conversion, eForms normalisation into a
-:class:`~tracker.notice.NoticeSnapshot`, announced dates included) and, in the same run on the same bytes, of a
-bare ``lxml.etree.fromstring``: the floor. Target (issue 11): >= 2,000 documents/s, within 3x of the bare parse.
+Prints documents/s and MB/s of the whole parse (safe XML parse, pruned tree conversion, eForms normalisation
+into a :class:`~tracker.notice.NoticeSnapshot`, announced dates included) and, in the same run on the same bytes,
+of a bare ``lxml.etree.fromstring``: the floor. Rounds of the two alternate and the best round of each counts, so
+a busy machine slows both alike. Target (issue 11): >= 2,000 documents/s, within 3x of the bare parse.
 """
 
 from __future__ import annotations
@@ -21,28 +22,30 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tracker.parse.eforms import snapshot_from_eforms  # noqa: E402
-from tracker.parse.xmltree import xml_to_dict  # noqa: E402
+from tracker.parse.eforms import eforms_xml_to_dict, snapshot_from_eforms  # noqa: E402
 
 
 def corpus_files(corpus: Path) -> list[Path]:
     return sorted([*corpus.glob("eforms_sdk_examples/**/*.xml"), *corpus.glob("ted_eforms_real/**/*.xml")])
 
 
-def rate(fn: Callable[[bytes], object], data: list[bytes], seconds: float) -> tuple[float, float]:
-    """Documents/s and MB/s of ``fn`` over ``data``, repeated for at least ``seconds``."""
-    total = sum(map(len, data))
-    start, rounds = time.perf_counter(), 0
-    while rounds == 0 or time.perf_counter() - start < seconds:
-        for content in data:
-            fn(content)
-        rounds += 1
-    elapsed = time.perf_counter() - start
-    return rounds * len(data) / elapsed, rounds * total / elapsed / 1e6
+def rates(fns: dict[str, Callable[[bytes], object]], data: list[bytes], seconds: float) -> dict[str, float]:
+    """Documents/s of each function over ``data``: rounds of each in turn for at least ``seconds`` in all, the
+    best round of each kept, so a busy machine slows both sides alike rather than whichever ran second."""
+    best = dict.fromkeys(fns, float("inf"))
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or any(v == float("inf") for v in best.values()):
+        for name, fn in fns.items():
+            began = time.perf_counter()
+            for content in data:
+                fn(content)
+            best[name] = min(best[name], time.perf_counter() - began)
+    return {name: len(data) / elapsed for name, elapsed in best.items()}
 
 
 def full_parse(content: bytes) -> object:
-    root, tree = xml_to_dict(content)
+    """What the eForms parser of the registry does: safe parse, pruned conversion, normalisation."""
+    root, tree = eforms_xml_to_dict(content)
     return snapshot_from_eforms(root, tree)
 
 
@@ -58,8 +61,10 @@ def main() -> int:
         return 1
     data = [f.read_bytes() for f in files]
     print(f"{len(files)} eForms XML files, {sum(map(len, data)) / 1e6:.2f} MB")
-    bare_docs, bare_mb = rate(etree.fromstring, data, args.seconds)
-    full_docs, full_mb = rate(full_parse, data, args.seconds)
+    mb_per_doc = sum(map(len, data)) / len(data) / 1e6
+    measured = rates({"bare": etree.fromstring, "full": full_parse}, data, 2 * args.seconds)
+    bare_docs, full_docs = measured["bare"], measured["full"]
+    bare_mb, full_mb = bare_docs * mb_per_doc, full_docs * mb_per_doc
     print(f"bare lxml.etree.fromstring  {bare_docs:8.0f} documents/s  {bare_mb:7.1f} MB/s")
     print(f"parse + normalise           {full_docs:8.0f} documents/s  {full_mb:7.1f} MB/s")
     print(f"ratio to the bare parse     {bare_docs / full_docs:8.2f}x  (target: >= 2,000 documents/s, <= 3x)")

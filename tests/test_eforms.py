@@ -14,7 +14,7 @@ import pytest
 from tests import corpus_path, shared_dir
 from tracker.exceptions import ParseError
 from tracker.notice import KINDS, STATUSES, TRACKED_FIELDS, NoticeSnapshot
-from tracker.parse.eforms import as_list, snapshot_from_eforms, unpad_publication_number
+from tracker.parse.eforms import as_list, eforms_xml_to_dict, snapshot_from_eforms, unpad_publication_number
 from tracker.parse.xmltree import xml_to_dict
 
 corpus = pytest.mark.corpus
@@ -275,6 +275,14 @@ def test_every_corpus_xml_parses(path: Path) -> None:
         for key in ("tender_deadline", "request_deadline", "questions_deadline", "opening_date"):
             if isinstance(lot.get(key), datetime):
                 assert lot[key].tzinfo is not None
+
+
+@corpus
+@pytest.mark.parametrize("path", all_xml_files(), ids=lambda p: p.relative_to(shared_dir() / "corpus").as_posix())
+def test_pruned_conversion_reads_the_same_notice(path: Path) -> None:
+    """EFORMS_KEEP names every element the reader reads: the pruned tree gives the very same snapshot."""
+    data = path.read_bytes()
+    assert snapshot_from_eforms(*eforms_xml_to_dict(data)) == snapshot_from_eforms(*xml_to_dict(data))
 
 
 @corpus

@@ -30,7 +30,7 @@ from tracker.parse.base import (
     xml_root,
 )
 from tracker.parse.documents import DOCUMENT_PARSERS
-from tracker.parse.eforms import snapshot_from_eforms
+from tracker.parse.eforms import eforms_xml_to_dict, snapshot_from_eforms
 from tracker.parse.feed import snapshot_from_feed_item
 from tracker.parse.tedsearch import snapshot_from_search_result
 from tracker.parse.xmltree import xml_to_dict
@@ -117,7 +117,7 @@ class EformsParser:
         return document.media_type in _GENERIC | {XML} and _local(xml_root(document)) in _EFORMS_ROOTS
 
     def parse(self, document: Document) -> list[NoticeSnapshot]:
-        root, tree = xml_to_dict(document.content)
+        root, tree = eforms_xml_to_dict(document.content)  # only what the reader reads
         if not isinstance(tree, dict):
             raise ParseError(f"<{root}> is empty")
         snap = snapshot_from_eforms(_local(root), tree, source="ted")

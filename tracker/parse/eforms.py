@@ -49,6 +49,7 @@ from typing import Any, Final
 from tracker.exceptions import ParseError
 from tracker.notice import Amendment, NoticeSnapshot
 from tracker.parse.announced import announced_amendments
+from tracker.parse.xmltree import Keep, xml_to_dict
 from tracker.values import combine_date_time, parse_amount, parse_iso
 
 _EXT_PATH: Final = ("ext:UBLExtensions", "ext:UBLExtension", "ext:ExtensionContent", "efext:EformsExtension")
@@ -66,6 +67,81 @@ _MODIFICATION_SUBTYPES: Final = range(38, 41)
 _PREFERRED_LANGUAGE: Final = "FRA"
 
 
+# ---------------------------------------------------------------- what the reader reads
+
+_PERIOD: Final = None  # a (small) subtree read whole
+_PLACE: Final[Keep] = {"cac:Address": {"cbc:CountrySubentityCode": None}}
+_PROJECT: Final[Keep] = {
+    "cbc:ID": None,
+    "cbc:Name": None,
+    "cbc:Description": None,
+    "cac:MainCommodityClassification": {"cbc:ItemClassificationCode": None},
+    "cac:RealizedLocation": _PLACE,
+    "cac:RequestedTenderTotal": None,
+    "cac:PlannedPeriod": None,
+}
+_COMPANY: Final[Keep] = {
+    "cac:PartyIdentification": None,
+    "cac:PartyName": None,
+    "cac:PostalAddress": {"cbc:CountrySubentityCode": None},
+    "cac:PartyLegalEntity": {"cbc:CompanyID": None},
+}
+_ID: Final[Keep] = {"cbc:ID": None}
+_RESULT: Final[Keep] = {
+    "efac:LotTender": {
+        "cbc:ID": None,
+        "cbc:RankCode": None,
+        "cac:LegalMonetaryTotal": {"cbc:PayableAmount": None},
+        "efac:TenderingParty": _ID,
+    },
+    "efac:TenderingParty": {"cbc:ID": None, "cbc:Name": None, "efac:Tenderer": None},
+    "efac:SettledContract": {"efac:LotTender": _ID},
+    "efac:LotResult": {"cbc:TenderResultCode": None, "efac:LotTender": _ID, "efac:TenderLot": _ID},
+}
+_EFORMS_EXTENSION: Final[Keep] = {
+    "efac:Publication": None,
+    "efac:NoticeSubType": None,
+    "efac:Changes": None,
+    "efac:ContractModification": None,
+    "efac:Organizations": {"efac:Organization": {"efac:Company": _COMPANY}},
+    "efac:NoticeResult": _RESULT,
+}
+_EXTENSIONS: Final[Keep] = {"ext:UBLExtension": {"ext:ExtensionContent": {"efext:EformsExtension": _EFORMS_EXTENSION}}}
+#: every element :func:`snapshot_from_eforms` reads, for :func:`tracker.parse.xmltree.xml_to_dict`'s ``keep``:
+#: converting only these gives the same snapshot as the whole tree, several times faster (keep it in step
+#: with the readers below; tests/test_eforms.py compares both conversions on every corpus file)
+EFORMS_KEEP: Final[Keep] = {
+    "cbc:ID": None,
+    "cbc:ContractFolderID": None,
+    "cbc:VersionID": None,
+    "cbc:NoticeTypeCode": None,
+    "cbc:CustomizationID": None,
+    "cbc:IssueDate": None,
+    "cac:ProcurementProject": _PROJECT,
+    "cac:ContractingParty": {"cac:Party": {"cac:PartyIdentification": _ID}},
+    "cac:ProcurementProjectLot": {
+        "cbc:ID": None,
+        "cac:ProcurementProject": _PROJECT,
+        "cac:TenderingProcess": {
+            "cac:TenderSubmissionDeadlinePeriod": _PERIOD,
+            "cac:ParticipationRequestReceptionPeriod": _PERIOD,
+            "cac:AdditionalInformationRequestPeriod": _PERIOD,
+            "cac:OpenTenderEvent": _PERIOD,
+        },
+        "cac:TenderingTerms": {
+            "cac:CallForTendersDocumentReference": {"cac:Attachment": {"cac:ExternalReference": {"cbc:URI": None}}},
+            "cac:TenderRecipientParty": {"cbc:EndpointID": None},
+        },
+    },
+    "ext:UBLExtensions": _EXTENSIONS,
+}
+
+
+def eforms_xml_to_dict(data: bytes) -> tuple[str, Any]:
+    """Safe-parse eForms XML into the dict shape, converting only what the reader reads (:data:`EFORMS_KEEP`)."""
+    return xml_to_dict(data, EFORMS_KEEP)
+
+
 # ---------------------------------------------------------------- generic tree access
 
 
@@ -80,12 +156,20 @@ def as_list(value: Any) -> list[Any]:
 
 def _path(nodes: Any, *keys: str) -> list[Any]:
     """Every value reached by following ``keys`` from ``nodes``, lists flattened at each step (XPath-like)."""
-    current = as_list(nodes)
+    if not keys:
+        return as_list(nodes)
+    current = nodes if isinstance(nodes, list) else [nodes]  # read, never mutated nor returned
     for key in keys:
         found: list[Any] = []
         for node in current:
             if isinstance(node, dict):
-                found.extend(as_list(node.get(key)))
+                value = node.get(key)
+                if isinstance(value, list):
+                    found.extend(value)
+                elif value is not None:
+                    found.append(value)
+        if not found:
+            return found
         current = found
     return current
 
@@ -94,11 +178,12 @@ def _text(value: Any) -> str | None:
     """The text of an element: a plain string, a ``#text``, or a scalar; None when empty or not text."""
     if isinstance(value, dict):
         value = value.get("#text")
+    if isinstance(value, str):
+        return value.strip() or None
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float | str):
-        text = str(value).strip()
-        return text or None
+    if isinstance(value, int | float):
+        return str(value).strip() or None
     return None
 
 
