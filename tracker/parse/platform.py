@@ -48,6 +48,7 @@ from tracker.notice import NoticeKind, NoticeSnapshot
 from tracker.parse import frtext
 from tracker.parse.base import UNKNOWN, XML, xml_root
 from tracker.parse.notice_text import published_of
+from tracker.parse.xmltree import check_markup
 from tracker.values import parse_iso
 
 __all__ = [
@@ -238,8 +239,7 @@ def parse_page(content: bytes) -> Any:
 
 
 def _parse_page(content: bytes) -> Any:
-    if len(content) > MAX_PAGE_BYTES:
-        raise ParseError(f"platform page too large ({len(content)} bytes)")
+    check_markup(content, "platform page", MAX_PAGE_BYTES)  # size, element and attribute counts bounded
     parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, encoding="utf-8")
     try:
         return lxml.html.document_fromstring(content, parser=parser)

@@ -75,8 +75,11 @@ def doctype_of(data: bytes) -> bytes | None:
     return data[end : close + 1 if close >= 0 else len(data)]
 
 
-def check_xml(data: bytes, what: str = "XML document", limit: int = MAX_XML_BYTES) -> bool:
-    """Bounds (:func:`check_markup`) and no entity declaration; True when the document has no DTD at all
+def check_xml(
+    data: bytes, what: str = "XML document", limit: int = MAX_XML_BYTES, *, external_dtd: bool = False
+) -> bool:
+    """Bounds (:func:`check_markup`), no entity declaration, and no external DTD unless ``external_dtd`` (a
+    feed's ``<!DOCTYPE rss PUBLIC …>``, which feedparser never loads). True when the document has no DTD at all
     (nothing to resolve: the fast parser may run), False when it must go through the entity-free one."""
     check_markup(data, what, limit)
     doctype = doctype_of(data)
@@ -84,6 +87,8 @@ def check_xml(data: bytes, what: str = "XML document", limit: int = MAX_XML_BYTE
         return True
     if b"[" in doctype or b"<!ENTITY" in data[: len(doctype) + 65536]:
         raise ParseError(f"{what} declares a DTD internal subset or entities; refused")
+    if not external_dtd and (b"SYSTEM" in doctype or b"PUBLIC" in doctype):
+        raise ParseError(f"{what} refers to an external DTD; refused")
     return False
 
 

@@ -12,7 +12,8 @@ import feedparser
 import httpx
 from pydantic import Field
 
-from tracker.exceptions import PermanentError
+from tracker.exceptions import ParseError, PermanentError
+from tracker.parse.xmltree import check_xml
 from tracker.sources.base import Cursor, Document, FetchResult
 from tracker.sources.http import HttpOptions, HttpSource, HttpUrlStr, redact_url
 
@@ -55,6 +56,10 @@ class FeedSource(HttpSource[FeedOptions]):
         if response.status_code == 304:
             return FetchResult([], dict(cursor), done=True)
         shown = redact_url(self.options.url)
+        try:  # feedparser parses the XML itself: it gets only bytes checked first (bounds, no DTD subset, no entity)
+            check_xml(response.content, "feed", external_dtd=True)
+        except ParseError as exc:
+            raise PermanentError(f"{shown}: {exc}") from exc
         parsed = feedparser.parse(
             io.BytesIO(response.content),  # a stream: feedparser must never treat bytes as a path or URL
             response_headers={
