@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -54,11 +54,14 @@ from tracker.events import ProcedureInfo
 from tracker.history import history
 from tracker.models import AwareDateTime, Identifier, Notice, Procedure, Version
 from tracker.render import change_text
+from tracker.store import normalise_key
 from tracker.values import PARIS, from_json, to_json
 from tracker.vocabulary import normalize_cpv, normalize_department, normalize_text
 
 if TYPE_CHECKING:
+    from tracker.store import StoredNotice
     from tracker.subscribers import Subscriber
+    from tracker.versioning import VersionPlan
 
 Executor = Session | Connection
 
@@ -124,11 +127,34 @@ INDEX_TABLES: Final = frozenset(
 # ---------------------------------------------------------------- writing the index
 
 
-def index_procedures(db: Executor, procedure_ids: Iterable[int]) -> None:
-    """(Re)write the search row and the deadlines of these procedures from their current versions."""
+@dataclass(frozen=True, slots=True)
+class ProcedureView:
+    """What the index reads of one procedure: its row, its identifiers and its live versions in order, each as
+    ``(procedure_id, kind, published, state, changes, notice_id, notice record)``."""
+
+    procedure_id: int
+    display_id: str
+    title: str | None
+    buyer: str | None
+    identifiers: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def index_procedures(
+    db: Executor, procedure_ids: Iterable[int], *, views: Mapping[int, ProcedureView] | None = None
+) -> None:
+    """(Re)write the search row and the deadlines of these procedures from their current versions.
+
+    ``views``: procedures whose versions the caller has in hand (the pipeline, right after planning them),
+    indexed without reading them back; the others are read from the database."""
     ids = sorted(set(procedure_ids))
-    for start in range(0, len(ids), _CHUNK):
-        _index_chunk(db, ids[start : start + _CHUNK])
+    known = views or {}
+    unknown = [i for i in ids if i not in known]
+    for start in range(0, len(unknown), _CHUNK):
+        _write_views(db, _load_views(db, unknown[start : start + _CHUNK]))
+    given = [known[i] for i in ids if i in known]
+    for start in range(0, len(given), _CHUNK):
+        _write_views(db, given[start : start + _CHUNK])
 
 
 def reindex_all(db: Executor) -> int:
@@ -138,7 +164,7 @@ def reindex_all(db: Executor) -> int:
     return len(ids)
 
 
-def _index_chunk(db: Executor, ids: list[int]) -> None:
+def _load_views(db: Executor, ids: list[int]) -> list[ProcedureView]:
     procs = db.execute(
         select(col(Procedure.id), col(Procedure.display_id), col(Procedure.title), col(Procedure.buyer)).where(
             col(Procedure.id).in_(ids)
@@ -166,15 +192,26 @@ def _index_chunk(db: Executor, ids: list[int]) -> None:
         .where(col(Version.procedure_id).in_(ids), col(Version.superseded_at).is_(None))
         .order_by(col(Version.procedure_id), col(Version.number))
     ):
-        versions.setdefault(row[0], []).append(row)
+        versions.setdefault(row[0], []).append(tuple(row))
+    return [
+        ProcedureView(proc_id, display_id, title, buyer, idents.get(proc_id, []), versions.get(proc_id, []))
+        for proc_id, display_id, title, buyer in procs
+        if proc_id is not None
+    ]
+
+
+def _write_views(db: Executor, views: list[ProcedureView]) -> None:
+    ids = [v.procedure_id for v in views]
+    if not ids:
+        return
     db.execute(delete(SEARCH).where(SEARCH.c.procedure_id.in_(ids)))
     db.execute(delete(DEADLINES).where(DEADLINES.c.procedure_id.in_(ids)))
     search_rows, deadline_rows = [], []
-    for proc_id, display_id, title, buyer in procs:
-        assert proc_id is not None  # noqa: S101  (stored rows have ids)
-        rows = versions.get(proc_id, [])
-        search_rows.append(_search_row(proc_id, display_id, title, buyer, idents.get(proc_id, []), rows))
-        deadline_rows += _deadline_rows(proc_id, rows)
+    for view in views:
+        search_rows.append(
+            _search_row(view.procedure_id, view.display_id, view.title, view.buyer, view.identifiers, view.rows)
+        )
+        deadline_rows += _deadline_rows(view.procedure_id, view.rows)
     if search_rows:
         db.execute(insert(SEARCH), search_rows)
     if deadline_rows:
@@ -625,3 +662,38 @@ def calendar_token(db: Executor, subscriber: str) -> str:
 
 def token_matches(db: Executor, subscriber: str, given: str) -> bool:
     return hmac.compare_digest(calendar_token(db, subscriber).encode(), given.encode())
+
+
+def views_of(plan: VersionPlan, notices: Iterable[StoredNotice]) -> dict[int, ProcedureView]:
+    """The procedures a version plan leaves with live versions, as the index reads them: no read back."""
+    identifiers: dict[int, list[str]] = {}
+    for notice in notices:
+        record = notice.record
+        pairs = list(record.get("identifiers") or []) + list(record.get("links") or [])
+        identifiers.setdefault(notice.procedure_id, []).extend(
+            normalise_key(str(scheme), str(value))[1] for scheme, value in pairs
+        )
+    views: dict[int, ProcedureView] = {}
+    for proc in plan.procedures:
+        pid = proc["pid"]
+        rows = [
+            (
+                pid,
+                version.kind,
+                date.fromisoformat(version.published) if version.published else None,
+                version.state,
+                version.changes,
+                version.notice_id,
+                record,
+            )
+            for record, version in plan.live.get(pid, [])
+        ]
+        views[pid] = ProcedureView(
+            pid,
+            proc["display_id"],
+            proc["title"],
+            proc["buyer"],
+            list(dict.fromkeys(identifiers.get(pid, []))),
+            rows,
+        )
+    return views

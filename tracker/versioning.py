@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from tracker.consolidate import VersionData, consolidate
-from tracker.notice import DATE_FIELDS, ChangeDict, State
+from tracker.notice import DATE_FIELDS, ChangeDict, NoticeRecord, State
 from tracker.values import PARIS, from_json
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class VersionPlan:
     procedures: list[dict[str, Any]] = field(default_factory=list)  # each with "pid"
     #: ids of stored versions that owe a correction (their fan-out is owed again)
     corrections: list[int] = field(default_factory=list)
+    #: every procedure's live versions after the plan, in order: (notice record, version), for the views
+    live: dict[int, list[tuple[NoticeRecord, VersionData]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ def _plan_procedure(
             number += 1
             state = version.state
             live[pk] = version
+            plan.live.setdefault(proc, []).append((rec, version))
             last = (pk, version)
             _write_version(proc, pk, number, version, current.get(pk), now, plan)
         elif pk in current and not current[pk].superseded:
