@@ -24,8 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.exceptions import ParseError
-from tracker.notice import NoticeSnapshot
-from tracker.parse import statements
+from tracker.notice import Amendment, NoticeSnapshot
+from tracker.parse import frtext, statements
 from tracker.parse.eforms import snapshot_from_eforms
 from tracker.parse.tree import as_list, choice, dig, text_of
 from tracker.values import (
@@ -343,7 +343,9 @@ def _snapshot_325(
         if ref:
             snap.extra["buyer_ref"] = ref
     elif kind_body == "attribution":
-        snap.extra["award_text"] = text_of(body.get("attributionMarche"))
+        text = text_of(body.get("attributionMarche"))
+        snap.extra["award_text"] = text
+        snap.amendments = text_award_amendments(text, "attributionMarche")
 
 
 def _apply_325(donnees: dict[str, Any], snap: NoticeSnapshot, zone: ZoneInfo) -> bool:
@@ -378,12 +380,75 @@ def _apply_eforms(donnees: dict[str, Any], snap: NoticeSnapshot) -> bool:
         snap.fields.update(ef.fields)
         snap.lots = ef.lots
         snap.reason = ef.reason
+        snap.amendments = list(ef.amendments)  # awards, documents changed, announced dates
         snap.extra.update(ef.extra)
         snap.extra["format"] = "EFORMS"
         if ef.kind in ("change", "cancellation"):
             snap.kind = ef.kind
         return True
     return False
+
+
+# ------------------------------------------------------------------ awards (v230 ATTRIBUTION, 3.2.5 attribution)
+
+#: v230 ``DECISION`` outcomes without a winner: "sans suite" ends the procedure, "infructueux" finds no tender
+_NO_WINNER: dict[str, str] = {"SANS_SUITE": "cancelled", "INFRUCTUEUX": "unsuccessful", "NON_ATTRIBUE": "unsuccessful"}
+#: "… attribué [le 13/03/2025] à [l'entreprise|la société] NAME [- 44 700 CITY] pour un montant …"
+_AWARDED_TO = re.compile(
+    r"attribu[ée]+s?\s+(?:le\s+\d{1,2}/\d{1,2}/\d{4}\s+)?(?:à|au|aux)\s+"
+    r"(?:l['’]entreprise|la\s+soci[ée]t[ée]|l['’]op[ée]rateur\s+[ée]conomique|le\s+groupement)?\s*"
+    r"(?P<name>[^\n]+?)(?=\s+pour\s+un\s+montant|\s+d['’]un\s+montant|\s*[.;,]\s|\s*[.;]?\s*$|\n)",
+    re.I,
+)
+_POSTAL_TAIL = re.compile(r"\s+-\s+\d{2}\s?\d{3}\s+\S.*$")
+
+
+def _award(lot: str | None, winners: list[str], values: list[Any], section: str, evidence: str) -> list[Amendment]:
+    """The eForms award shape: ``award_winner`` a list of names, ``award_value`` a list of amounts."""
+    out = [Amendment(field="award_winner", new=winners, lot=lot, section=section, evidence=evidence)]
+    if values:
+        out.append(Amendment(field="award_value", new=values, lot=lot, section=section, evidence=evidence))
+    return out
+
+
+def _decision_lot(decision: dict[str, Any], divided: bool) -> str | None:
+    return text_of(decision.get("NUM_LOT")) if divided else None
+
+
+def v230_award_amendments(donnees: dict[str, Any]) -> list[Amendment]:
+    """Per ``ATTRIBUTION/DECISION``: its ``TITULAIRE`` names and ``RENSEIGNEMENT/MONTANT`` (when every
+    winner is named and the amount is one), or the lot's status when it was not awarded ("sans suite",
+    "infructueux"). A decision that says neither gives nothing: its text stays in the notice."""
+    decisions = [d for d in as_list(dig(donnees, "ATTRIBUTION", "DECISION")) if isinstance(d, dict)]
+    divided = len(decisions) > 1 or len(as_list(dig(donnees, "OBJET", "LOTS", "LOT"))) > 1
+    out: list[Amendment] = []
+    for decision in decisions:
+        lot = _decision_lot(decision, divided)
+        section = "ATTRIBUTION" + (f" lot {lot}" if lot else "")
+        outcome = next((status for key, status in _NO_WINNER.items() if key in decision), None)
+        holders = [h for h in as_list(decision.get("TITULAIRE")) if isinstance(h, dict)]
+        names = [clean_name(h.get("DENOMINATION")) for h in holders]
+        if holders and all(names):
+            amount = parse_amount(text_of(dig(decision, "RENSEIGNEMENT", "MONTANT")))
+            winners = list(dict.fromkeys(n for n in names if n))
+            out += _award(lot, winners, [amount] if amount is not None else [], section, " / ".join(winners))
+        elif outcome and not holders:
+            out.append(Amendment(field="status", new=outcome, lot=lot, section=section))
+    return out
+
+
+def text_award_amendments(text: str | None, section: str) -> list[Amendment]:
+    """3.2.5 ``attributionMarche`` is free text: a winner only when it names exactly one ("attribué à
+    l'entreprise X"), an amount only when the text states exactly one; otherwise nothing is typed."""
+    found = list(_AWARDED_TO.finditer(text or ""))
+    if not text or len(found) != 1:
+        return []
+    name = _POSTAL_TAIL.sub("", found[0]["name"]).strip(" -:")
+    if not name or len(name) > 200:
+        return []
+    amounts = frtext.find_amounts(text)
+    values = [amounts[0].value] if len(amounts) == 1 and amounts[0].value is not None else []
+    return _award(None, [name], values, section, text.strip())
 
 
 # ------------------------------------------------------------------ 2006 v110
@@ -465,6 +530,11 @@ def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot, zone: ZoneInfo) -
         snap.restatement = False
         snap.reason = text_of(dig(donnees, "ANNULATION", "MOTIF"))
         return
+    if snap.kind == "award":
+        snap.amendments = v230_award_amendments(donnees)
+        if snap.amendments and not any(a.field == "award_winner" for a in snap.amendments):
+            snap.kind, snap.restatement = "other", False  # no lot awarded: no award, only the lots' outcome
+            return
     snap.fields.update(_v230_fields(donnees, zone))
     snap.lots = _v230_lots(donnees, zone)
 
