@@ -29,7 +29,7 @@ from tracker.logs import configure as configure_logging
 from tracker.match import settle_long_lived
 from tracker.outbox import Notifier
 from tracker.parse.base import ParsedItem
-from tracker.pipeline import ingest_documents, reparse_documents
+from tracker.pipeline import ingest_documents, reparse_documents, retry_quarantined, unnotified
 from tracker.poll import PollReport, poll_source, source_states
 from tracker.reader import documents_from_file, iter_files
 from tracker.service import Embedded
@@ -142,6 +142,7 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str, batch_size: int) 
     except TrackerError as exc:
         raise click.ClickException(str(exc)) from exc
     engine = ctx.ready_engine()
+    notifier = _notifier(ctx)
     bad: list[str] = []
     total = _count(files)
     with Progress(
@@ -159,8 +160,10 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str, batch_size: int) 
             _documents(files, source, bad),
             batch_size=batch_size,
             progress=lambda n: bar.advance(task, n),
-            on_versions=_notifier(ctx),
+            on_versions=notifier,
         )
+    if notifier is not None:
+        _send_owed(engine, notifier)
     _summary(stats, files=len(files), bad_files=len(bad))
     if bad and stats.documents == 0:
         sys.exit(1)
@@ -179,6 +182,16 @@ def _notifier(ctx: Context) -> Notifier | None:
     if not subscribers:
         return None
     return Notifier(ctx.ready_engine(), subscribers, clock=lambda: datetime.now(UTC))
+
+
+def _send_owed(engine: Engine, notifier: Notifier) -> None:
+    """News an earlier command owed and never sent (it was killed between storing and notifying), and
+    deliveries that have come due: ``ingest`` sends them as ``run`` does."""
+    while ids := unnotified(engine, now=datetime.now(UTC), older_than=None, limit=1000):
+        notifier(ids)
+        if len(ids) < 1000:
+            break
+    notifier.sweep()
 
 
 def _summary(stats: IngestStats, *, files: int, bad_files: int) -> None:
@@ -248,15 +261,20 @@ def history_cmd(ctx: Context, ident: str, as_json: bool, lang: str) -> None:
 
 @cli.command("quarantine")
 @click.option("--limit", default=50, show_default=True)
+@click.option("--retry", is_flag=True, help="Read every quarantined record again (after an upgrade that fixes it).")
 @pass_ctx
-def quarantine_cmd(ctx: Context, limit: int) -> None:
-    """List records that could not be read, with the reason."""
+def quarantine_cmd(ctx: Context, limit: int, retry: bool) -> None:
+    """List records that could not be read, with the reason; --retry reads them again."""
     from sqlalchemy import select
     from sqlmodel import col
 
     from tracker.models import Quarantine
 
     engine = ctx.ready_engine()
+    if retry:
+        read, left = retry_quarantined(engine, on_versions=_notifier(ctx))
+        click.echo(f"{read} record(s) read and stored, {left} still quarantined")
+        return
     with session_scope(engine) as session:
         rows = session.execute(select(Quarantine).order_by(col(Quarantine.id).desc()).limit(limit)).scalars().all()
         for q in rows:

@@ -10,8 +10,12 @@ workers call the same stage functions one document at a time.
 
 from __future__ import annotations
 
+import functools
+import logging
 import multiprocessing
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -19,6 +23,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from tracker.db import session_scope
@@ -34,6 +39,8 @@ from tracker.store import (
     load_document,
     load_documents,
     mark_notified,
+    quarantine,
+    quarantined_ids,
     store_parsed,
     store_parsed_many,
     stored_documents,
@@ -45,7 +52,10 @@ from tracker.store import (
     versions_of_documents,
     write_versions,
 )
+from tracker.values import clean_text
 from tracker.versioning import plan_versions
+
+log = logging.getLogger(__name__)
 
 VersionHook = Callable[[list[int]], None]
 
@@ -158,17 +168,97 @@ def ingest_documents(
     total = IngestStats()
     for batch, parsed in _parsed_batches(engine, documents, batch_size, workers):
         at = now()
-        with session_scope(engine) as session:
-            stats = ingest_batch(session, parsed, now=at)
-            version(session, stats, now=at, nobody_to_notify=on_versions is None)
-            if on_versions is None and stats.version_ids:
-                mark_notified(session, stats.version_ids, now=at)
+        stats = store_isolated(engine, parsed, functools.partial(_store, at=at, nobody_to_notify=on_versions is None))
         total.add(stats)
         if on_versions is not None and stats.version_ids:
             on_versions(stats.version_ids)
         if progress is not None:
             progress(len(batch))
     return total
+
+
+def _store(session: Session, items: list[ParsedItem], at: datetime, nobody_to_notify: bool) -> IngestStats:
+    stats = ingest_batch(session, items, now=at)
+    version(session, stats, now=at, nobody_to_notify=nobody_to_notify)
+    if nobody_to_notify and stats.version_ids:
+        mark_notified(session, stats.version_ids, now=at)
+    return stats
+
+
+# ------------------------------------------------------------------ per-record isolation, busy databases
+
+#: a batch meeting a busy database (SQLite locked, a PostgreSQL deadlock) or a concurrent writer's row (a unique
+#: conflict: the other process stored it first) is run again this many times, the next attempt seeing what
+#: the other one committed, before it is stored record by record
+BATCH_ATTEMPTS = 6
+
+
+def _busy(exc: BaseException) -> bool:
+    """The database was busy or gone: try again later, never quarantine for it."""
+    return isinstance(exc, OperationalError)
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 2.0) * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
+
+
+Store = Callable[[Session, list[ParsedItem]], IngestStats]
+
+
+def _quarantine_one(session: Session, items: list[ParsedItem]) -> IngestStats:
+    return IngestStats(documents=len(items), quarantined=quarantine(session, items, datetime.now(UTC)))
+
+
+def store_isolated(
+    engine: Engine, items: list[ParsedItem], store: Store, refuse: Store = _quarantine_one
+) -> IngestStats:
+    """Store a batch in one transaction, the fast path. A busy database is waited for (backoff), a unique
+    conflict with a concurrent writer retried (the next attempt finds the other's rows: "already stored");
+    any other failure stores the batch record by record, each under a SAVEPOINT, and quarantines the record
+    that fails with the reason (``refuse`` stores it so): the others are stored, never lost nor blocked by it."""
+    for attempt in range(BATCH_ATTEMPTS):
+        try:
+            with session_scope(engine) as session:
+                return store(session, items)
+        except (OperationalError, IntegrityError) as exc:
+            if attempt == BATCH_ATTEMPTS - 1 and _busy(exc):
+                raise
+            log.info("batch of %d record(s) met %s; trying again", len(items), type(exc).__name__)
+            _pause(attempt)
+        except Exception as exc:
+            log.warning("a batch of %d record(s) failed (%s); storing them one by one", len(items), exc)
+            break
+    return _one_by_one(engine, items, store, refuse)
+
+
+def _one_by_one(engine: Engine, items: list[ParsedItem], store: Store, refuse: Store) -> IngestStats:
+    total = IngestStats()
+    for attempt in range(BATCH_ATTEMPTS):
+        try:
+            with session_scope(engine) as session:
+                total = IngestStats()
+                for item in items:
+                    total.add(_one(session, item, store, refuse))
+            return total
+        except OperationalError:
+            if attempt == BATCH_ATTEMPTS - 1:
+                raise
+            _pause(attempt)
+    return total
+
+
+def _one(session: Session, item: ParsedItem, store: Store, refuse: Store) -> IngestStats:
+    try:
+        with session.begin_nested():
+            return store(session, [item])
+    except OperationalError:
+        raise
+    except Exception as exc:
+        reason = clean_text(f"could not be stored: {type(exc).__name__}: {exc}", 2000)
+        log.warning("%s: %s", item.document.locator, reason)
+        failed = ParsedItem(item.document, error=reason)
+        with session.begin_nested():
+            return refuse(session, [failed])
 
 
 def process_document(engine: Engine, document_id: int, *, now: datetime | None = None) -> list[int]:
@@ -196,11 +286,54 @@ def process_documents(engine: Engine, document_ids: list[int], *, now: datetime 
         chunk = document_ids[start : start + 200]
         with session_scope(engine) as session:
             items = [(doc_id, parse_item(raw)) for doc_id, raw in unprocessed(session, chunk)]
-            if items:
-                at = now or datetime.now(UTC)
-                version(session, store_parsed_many(session, items, now=at), now=at)
+        if items:
+            at = now or datetime.now(UTC)
+            store_saved(engine, items, at)
+        with session_scope(engine) as session:
             version_ids += versions_of_documents(session, chunk)
     return list(dict.fromkeys(version_ids))
+
+
+def store_saved(
+    engine: Engine, items: list[tuple[int, ParsedItem]], at: datetime, *, nobody_to_notify: bool = False
+) -> IngestStats:
+    """Store what the parser made of saved documents (by id), isolated record by record on failure."""
+    ids = {item.document.sha256: doc_id for doc_id, item in items}
+
+    def store(session: Session, batch: list[ParsedItem]) -> IngestStats:
+        stats = store_parsed_many(session, [(ids[it.document.sha256], it) for it in batch], now=at)
+        version(session, stats, now=at, nobody_to_notify=nobody_to_notify)
+        if nobody_to_notify and stats.version_ids:
+            mark_notified(session, stats.version_ids, now=at)
+        return stats
+
+    return store_isolated(engine, [item for _, item in items], store, store)
+
+
+def retry_quarantined(
+    engine: Engine,
+    *,
+    batch_size: int = 200,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_versions: VersionHook | None = None,
+) -> tuple[int, int]:
+    """Read every quarantined record again from its kept document with today's parsers (``tracker quarantine
+    --retry``, once the code is fixed): those read now leave quarantine and are stored, linked and versioned as
+    an ingest would (``on_versions`` gets their versions after each commit); the others stay, with their latest
+    reason. Return (read now, still quarantined)."""
+    with session_scope(engine) as session:
+        ids = quarantined_ids(session)
+    read = 0
+    for start in range(0, len(ids), batch_size):
+        with session_scope(engine) as session:
+            items = [
+                (doc_id, parse_item(raw)) for doc_id, raw in load_documents(session, ids[start : start + batch_size])
+            ]
+        stats = store_saved(engine, items, now(), nobody_to_notify=on_versions is None)
+        read += stats.stored
+        if on_versions is not None and stats.version_ids:
+            on_versions(stats.version_ids)
+    return read, len(ids) - read
 
 
 #: a saved document still unprocessed (or a version whose fan-out is still owed) after this long lost its task:

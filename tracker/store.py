@@ -33,6 +33,7 @@ from tracker.models import Identifier, Notice, Procedure, Quarantine, Version
 from tracker.notice import ChangeDict, NoticeRecord, NoticeSnapshot, snapshot_record
 from tracker.parse.base import ParsedItem
 from tracker.parse.platform import consultation_key
+from tracker.values import clean_text
 
 if TYPE_CHECKING:
     from tracker.versioning import VersionPlan
@@ -167,29 +168,78 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
 
 
 def quarantine(session: Session, items: list[ParsedItem], now: datetime) -> int:
+    """Quarantine records with their reason; their raw documents are kept (a document row, processed, with no
+    notice) so ``tracker quarantine --retry`` can read them again once the code is fixed. Return how many
+    records were newly quarantined; a record quarantined already gets its latest reason."""
     if not items:
         return 0
-    known = _existing_shas(session, Quarantine, [it.document.sha256 for it in items])
-    rows, seen = [], set(known)
+    shas = list(dict.fromkeys(it.document.sha256 for it in items))
+    doc_ids = _document_ids(session, shas)
+    missing = list({it.document.sha256: it for it in items if it.document.sha256 not in doc_ids}.values())
+    doc_ids.update(_store_documents(session, missing, now))
+    known = _existing_shas(session, Quarantine, shas)
+    rows, seen, again = [], set(known), []
     for it in items:
         sha = it.document.sha256
+        reason = clean_text(it.error or "unknown error", 2000)
         if sha in seen:
+            again.append({"sha": sha, "reason": reason, "did": doc_ids.get(sha)})
             continue
         seen.add(sha)
-        excerpt = it.document.content[:300].decode("utf-8", errors="replace")
+        excerpt = clean_text(it.document.content[:300].decode("utf-8", errors="replace"))
         rows.append(
             {
                 "sha256": sha,
-                "source": it.document.source,
-                "locator": it.document.locator,
-                "reason": it.error or "unknown error",
+                "document_id": doc_ids.get(sha),
+                "source": clean_text(it.document.source, 64),
+                "locator": clean_text(it.document.locator, 2000),
+                "reason": reason,
                 "excerpt": excerpt,
                 "created_at": now,
             }
         )
     if rows:
         session.execute(insert(Quarantine), rows)
+    if again:
+        stmt = (
+            update(Quarantine)
+            .where(col(Quarantine.sha256) == bindparam("sha"))
+            .values(reason=bindparam("reason"), document_id=bindparam("did"))
+        )
+        session.connection().execute(stmt, again)
     return len(rows)
+
+
+def _document_ids(session: Session, shas: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(shas):
+        stmt = select(col(DocumentRow.sha256), col(DocumentRow.id)).where(col(DocumentRow.sha256).in_(chunk))
+        found.update({sha: pk for sha, pk in session.execute(stmt)})  # noqa: C416 - rows, not pairs
+    return found
+
+
+def quarantined_documents(session: Session, shas: list[str]) -> dict[str, int]:
+    """Among these content hashes, those of documents kept in quarantine: their document ids."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(shas):
+        stmt = select(col(Quarantine.sha256), col(Quarantine.document_id)).where(
+            col(Quarantine.sha256).in_(chunk), col(Quarantine.document_id).is_not(None)
+        )
+        found.update({sha: pk for sha, pk in session.execute(stmt) if pk is not None})
+    return found
+
+
+def release(session: Session, document_ids: list[int]) -> None:
+    """These documents were read at last: out of quarantine."""
+    for chunk in _chunks(document_ids):
+        session.execute(delete(Quarantine).where(col(Quarantine.document_id).in_(list(chunk))))
+
+
+def quarantined_ids(session: Session) -> list[int]:
+    """The ids of the kept documents of quarantined records, oldest first: what ``tracker quarantine --retry``
+    reads again."""
+    stmt = select(col(Quarantine.document_id)).where(col(Quarantine.document_id).is_not(None))
+    return [pk for pk in session.execute(stmt.order_by(col(Quarantine.id))).scalars() if pk is not None]
 
 
 # ------------------------------------------------------------------ linking
@@ -300,6 +350,7 @@ class _Linker:
         rows = [
             {"scheme": s, "value": v, "procedure_id": self.proc_of[(s, v)], "notice_pk": pk}
             for (s, v), pk in self.new_keys.items()
+            if len(s) <= 20 and len(v) <= 120  # the columns' lengths: a longer key identifies nothing
         ]
         for chunk in _chunks(rows, 1000):
             self.session.connection().execute(insert(_table(Identifier)), list(chunk))
@@ -419,7 +470,8 @@ def versioning_inputs(
 
 def stored_documents(session: Session, shas: list[str]) -> set[str]:
     """The content hashes among these stored already as documents (a quarantined one is read again)."""
-    return _existing_shas(session, DocumentRow, shas)
+    known = _existing_shas(session, DocumentRow, shas)
+    return known - set(quarantined_documents(session, list(known))) if known else known
 
 
 def write_versions(
@@ -479,11 +531,12 @@ def ingest_batch(session: Session, items: list[ParsedItem], *, now: datetime) ->
     """Store a batch of parsed documents; see the module docstring. The caller commits."""
     stats = IngestStats(documents=len(items))
     known = _existing_shas(session, DocumentRow, [it.document.sha256 for it in items])
+    held = quarantined_documents(session, list(known)) if known else {}  # read again: maybe readable now
     fresh: list[ParsedItem] = []
     seen: set[str] = set()
     for it in items:
         sha = it.document.sha256
-        if sha in known or sha in seen:
+        if (sha in known and sha not in held) or sha in seen:
             stats.unchanged += 1
             continue
         seen.add(sha)
@@ -493,7 +546,9 @@ def ingest_batch(session: Session, items: list[ParsedItem], *, now: datetime) ->
         it.error = it.error or "no notice found in document"
     stats.quarantined = quarantine(session, failed, now)
     good = [it for it in fresh if it.error is None]
-    doc_ids = _store_documents(session, good, now)
+    doc_ids = _store_documents(session, [it for it in good if it.document.sha256 not in held], now)
+    doc_ids.update(held)
+    release(session, [held[it.document.sha256] for it in good if it.document.sha256 in held])
     stats.stored = len(good)
     entries = [(snap, doc_ids[it.document.sha256]) for it in good for snap in it.snapshots]
     _link_and_store(session, entries, stats, now)
@@ -644,6 +699,7 @@ def store_parsed_many(session: Session, items: list[tuple[int, ParsedItem]], *, 
         )
     good = [(doc_id, it) for doc_id, it in items if it.error is None]
     stats.stored = len(good)
+    release(session, [doc_id for doc_id, _ in good])  # a quarantined document read at last
     _link_and_store(session, [(snap, doc_id) for doc_id, it in good for snap in it.snapshots], stats, now)
     ids = [doc_id for doc_id, _ in items]
     session.execute(update(DocumentRow).where(col(DocumentRow.id).in_(ids)).values(processed_at=now))

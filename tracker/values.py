@@ -175,20 +175,50 @@ def combine_date_time(day_text: str, time_text: str | None) -> date | datetime |
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
 
 
+#: an amount's literal longer than this is no amount a notice states (``1e999999999`` is 11 characters, but a
+#: 5,000-digit integer is not): refused before ``Decimal`` reads it
+MAX_AMOUNT_CHARS = 40
+#: amounts at or above this (in any currency) are no contract's value: refused rather than carried along,
+#: since rendering or comparing them costs time and memory that grows with their exponent
+MAX_AMOUNT = Decimal("1e15")
+
+
 def parse_amount(value: Any) -> Decimal | None:
+    """An amount, or None when there is none or it is no finite amount of a sane size (``NaN``, ``Infinity``,
+    ``1e23``, ``1e999999999``, a 5,000-digit integer): bounded by length and magnitude before conversion."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
+    if isinstance(value, int):
+        return Decimal(value) if -MAX_AMOUNT < value < MAX_AMOUNT else None
+    if isinstance(value, float | Decimal):
+        value = str(value) if isinstance(value, float) else value
     text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace("€", "")
-    if not text:
+    if not text or len(text) > MAX_AMOUNT_CHARS:
         return None
     if "," in text and "." not in text:
         text = text.replace(",", ".")
     try:
-        return Decimal(text)
+        amount = Decimal(text)
     except InvalidOperation:
         return None
+    if not amount.is_finite() or amount.adjusted() >= 15 or abs(amount) >= MAX_AMOUNT:
+        return None
+    return amount
+
+
+_UNSAFE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value: str, limit: int | None = None) -> str:
+    """Text without NUL, the other C0 controls but tab and line breaks, DEL and lone surrogates (what databases
+    refuse or terminals act on), cut to ``limit`` characters when given."""
+    if _UNSAFE_TEXT.search(value):
+        value = _UNSAFE_TEXT.sub("", value)
+    return value if limit is None else value[:limit]
+
+
+def has_unsafe_text(value: str) -> bool:
+    return _UNSAFE_TEXT.search(value) is not None
 
 
 def to_json(value: Any) -> Any:
@@ -199,6 +229,8 @@ def to_json(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
+        if not value.is_finite() or abs(value.adjusted()) > 30:  # never made by parse_amount: kept as text
+            return str(value)
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}

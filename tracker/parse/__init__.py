@@ -8,6 +8,8 @@ the first whose ``accepts`` recognises the document (its media type, else its fi
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any, ClassVar
 
 import orjson
@@ -32,8 +34,10 @@ from tracker.parse.base import (
 from tracker.parse.documents import DOCUMENT_PARSERS
 from tracker.parse.eforms import eforms_xml_to_dict, snapshot_from_eforms
 from tracker.parse.feed import snapshot_from_feed_item
+from tracker.parse.jsonrecords import records_of_bytes
 from tracker.parse.tedsearch import snapshot_from_search_result
 from tracker.parse.xmltree import xml_to_dict
+from tracker.values import clean_text
 
 __all__ = ["PARSERS", "ParsedItem", "Parser", "parse_document", "parse_item", "parse_many", "parser_for"]
 
@@ -163,20 +167,19 @@ class OdsJsonParser:
         return document.media_type in _GENERIC and looks_like_json(document)
 
     def parse(self, document: Document) -> list[NoticeSnapshot]:
-        data = _loads(document.content)
-        if isinstance(data, dict) and isinstance(data.get("results"), list):
-            records: list[Any] = data["results"]
-        elif isinstance(data, list):
-            records = data
-        elif isinstance(data, dict) and "gestion" in data and "donnees" in data and "idweb" not in data:
-            return [boamp.parse_dila_api_json(data)]
-        else:
+        records = list(records_of_bytes(document.content, max_record=len(document.content) + 1))
+        if not records:  # no records array: one record
+            data = _loads(document.content)
+            if isinstance(data, dict) and "gestion" in data and "donnees" in data and "idweb" not in data:
+                return [boamp.parse_dila_api_json(data)]
+            if isinstance(data, list) or (isinstance(data, dict) and isinstance(data.get("results"), list)):
+                raise ParseError("no readable record in the JSON document")
             return [boamp.parse_ods_record(data)]
         snapshots = []
-        for record in records:
+        for record in records:  # each read on its own: a record the JSON reader refuses is that record alone
             try:
-                snapshots.append(boamp.parse_ods_record(record))
-            except ParseError:
+                snapshots.append(bounded(document, [boamp.parse_ods_record(orjson.loads(record.raw))])[0])
+            except Exception:  # noqa: S112 - one unreadable record of a file does not hide the others
                 continue
         if not snapshots:
             raise ParseError("no readable record in the JSON document")
@@ -220,20 +223,61 @@ def parse_document(document: Document) -> list[NoticeSnapshot]:
 
 
 def parse_item(item: Document | ParsedItem) -> ParsedItem:
-    """What the parse stage makes of a document: never raises (a parser bug quarantines the document)."""
+    """What the parse stage makes of a document: never raises (any exception of any type quarantines the
+    document with its reason). Snapshots come out fit for storage: no NUL, other control character or lone
+    surrogate in their texts, identifiers within their columns (:func:`bounded`)."""
     if isinstance(item, ParsedItem):
         return item
     try:
-        snapshots = parse_document(item)
+        snapshots = bounded(item, parse_document(item))
     except ParseError as exc:
-        return ParsedItem(item, error=str(exc))
+        return ParsedItem(item, error=clean_text(str(exc), 2000))
     except RecursionError:
         return ParsedItem(item, error="document nested too deeply")
     except Exception as exc:  # a parser bug must never stop the batch: the document is quarantined
-        return ParsedItem(item, error=f"unexpected {type(exc).__name__}: {exc}")
+        return ParsedItem(item, error=clean_text(f"unexpected {type(exc).__name__}: {exc}", 2000))
     if not snapshots:
         return ParsedItem(item, error="no notice found in document")
     return ParsedItem(item, snapshots=snapshots)
+
+
+#: the columns' lengths (tracker.models): ``notice.notice_id``, ``identifier.scheme``, ``identifier.value``
+NOTICE_ID_CHARS, SCHEME_CHARS, IDENTIFIER_CHARS = 80, 20, 120
+#: raw bytes that may decode to a character :func:`tracker.values.clean_text` removes (raw controls, JSON
+#: escapes of controls and surrogates): only documents holding one have their snapshots' texts walked
+_MAY_BE_UNSAFE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u[dD][89a-fA-F]")
+
+
+def bounded(document: Document, snapshots: list[NoticeSnapshot]) -> list[NoticeSnapshot]:
+    """Snapshots fit for storage. A notice id longer than its column is no notice id (ParseError); an
+    identifier or link longer than its column identifies nothing and is left out; texts lose NUL, the other
+    control characters and lone surrogates (PostgreSQL refuses NUL)."""
+    if _MAY_BE_UNSAFE.search(document.content):
+        snapshots = [_cleaned(snap) for snap in snapshots]
+    for snap in snapshots:
+        if not snap.notice_id or len(snap.notice_id) > NOTICE_ID_CHARS:
+            raise ParseError(f"notice id of {len(snap.notice_id)} characters (at most {NOTICE_ID_CHARS})")
+        snap.identifiers = [k for k in snap.identifiers if _fits(k)]
+        snap.links = [k for k in snap.links if _fits(k)]
+    return snapshots
+
+
+def _fits(key: tuple[str, str]) -> bool:
+    return 0 < len(key[1]) <= IDENTIFIER_CHARS and len(key[0]) <= SCHEME_CHARS
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_cleaned(v) for v in value)
+    if isinstance(value, dict):
+        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # frozen ones too: a cleaned copy
+        return dataclasses.replace(
+            value, **{f.name: _cleaned(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        )
+    return value
 
 
 def parse_many(documents: list[Document]) -> list[tuple[list[NoticeSnapshot], str | None]]:

@@ -63,10 +63,9 @@ def _json_field(value: Any, *, what: str) -> Any:
         return value
     if not isinstance(value, str):
         raise ParseError(f"{what} is neither JSON text nor an object")
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise ParseError(f"{what} is not valid JSON: {exc}") from exc
+    from tracker.parse.jsonrecords import loads_bounded  # nesting and numbers bounded (issue 10)
+
+    return loads_bounded(value, what=what)
 
 
 def valid_idweb(value: Any) -> str | None:
