@@ -17,7 +17,8 @@ from tracker.terminal import inert
 def find_procedure(session: Session, ident: str) -> Procedure | None:
     """By any identifier of any notice of the procedure: idweb, eForms notice id, procedure UUID, …"""
     ident = ident.strip()
-    candidates = {ident, normalise_key("procedure_uuid", ident)[1]}
+    # as typed, and as each scheme spells it (a padded or OJ S TED number, a notice id with its version)
+    candidates = {ident, *(normalise_key(scheme, ident)[1] for scheme in ("procedure_uuid", "notice_id", "ted_pub"))}
     proc_id = session.execute(
         select(col(Identifier.procedure_id)).where(col(Identifier.value).in_(candidates)).limit(1)
     ).scalar_one_or_none()

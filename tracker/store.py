@@ -17,6 +17,7 @@ Idempotency is guarded by the unique constraints of ``tracker.models``.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -93,10 +94,26 @@ class IngestStats:
         self.version_ids += other.version_ids
 
 
+#: TED publication numbers: ``41387-2024``, ``00041387-2024``, and the OJ S form ``2024/S 015-041387``
+_TED_PUB = re.compile(r"^0*(\d{1,8})-(\d{4})$")
+_TED_OJS = re.compile(r"^(\d{4})\s*/\s*S\s*\d{1,3}\s*-\s*0*(\d{1,8})$", re.I)
+#: an eForms notice id with its version (BT-757) appended: ``UUID-01``
+_UUID_VERSION = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-\d{2}$")
+
+
 def normalise_key(scheme: str, value: str) -> tuple[str, str]:
+    """One spelling per identifier: UUIDs lower-case, a notice id without its version, a TED publication
+    number unpadded (``00041387-2024`` and ``2024/S 015-041387`` are ``41387-2024``)."""
     value = value.strip()
     if scheme in ("procedure_uuid", "notice_id"):
         value = value.lower()
+    if scheme == "notice_id" and (m := _UUID_VERSION.match(value)):
+        value = m.group(1)
+    if scheme == "ted_pub":
+        if m := _TED_PUB.match(value):
+            value = f"{int(m.group(1))}-{m.group(2)}"
+        elif m := _TED_OJS.match(value):
+            value = f"{int(m.group(2))}-{m.group(1)}"
     return scheme, value
 
 
