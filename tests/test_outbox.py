@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests import corpus_path
 from tests.hookserver import HookServer
+from tests.shifted import shifted_chain
 from tracker import outbox
 from tracker.cli import cli
 from tracker.db import session_scope
@@ -24,7 +25,7 @@ from tracker.subscribers import Subscriber, load_subscribers
 pytestmark = pytest.mark.corpus
 
 CHAIN = "chain_20-157376_rectif_21-6545_rectif_21-8404.json"
-MONDAY_9 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # 09:00 in Paris
+MONDAY_9 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # 09:00 in Paris; the chain is shifted into that week (news)
 
 
 def config(tmp_path, hooks, extra: str = "") -> list:
@@ -43,7 +44,7 @@ def test_digest_collects_versions_until_the_subscribers_hour(sqlite_engine, tmp_
         subs = config(tmp_path, hooks)
         notifier = Notifier(sqlite_engine, subs, clock=lambda: MONDAY_9)
         ingest_documents(
-            sqlite_engine, documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)), on_versions=notifier
+            sqlite_engine, documents_from_file(shifted_chain(tmp_path, last_published=MONDAY_9)), on_versions=notifier
         )
         assert hooks.requests == []
         with session_scope(sqlite_engine) as session:
@@ -65,7 +66,7 @@ def test_a_lease_held_by_a_sender_is_not_taken_twice(sqlite_engine, tmp_path):
         subs = config(tmp_path, hooks)
         ingest_documents(
             sqlite_engine,
-            documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)),
+            documents_from_file(shifted_chain(tmp_path, last_published=MONDAY_9)),
             on_versions=Notifier(sqlite_engine, subs, clock=lambda: MONDAY_9),
         )
         (delivery_id,) = due_deliveries(sqlite_engine, now=MONDAY_9 + timedelta(days=1))
@@ -124,9 +125,9 @@ def _deliveries(engine) -> list[Delivery]:
         return list(session.execute(select(Delivery).order_by(Delivery.id)).scalars())
 
 
-def test_fan_out_writes_many_deliveries_in_chunks_once(engine):
+def test_fan_out_writes_many_deliveries_in_chunks_once(engine, tmp_path):
     """More rows than one INSERT takes: every (subscriber, channel) once, digests collecting both versions."""
-    ingest_documents(engine, documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)))
+    ingest_documents(engine, documents_from_file(shifted_chain(tmp_path, last_published=MONDAY_9)))
     subs = _many(400)  # 600 channels
     matcher = Matcher(subs)
     due = fan_out(engine, 2, subs, now=MONDAY_9, matcher=matcher)
@@ -141,10 +142,10 @@ def test_fan_out_writes_many_deliveries_in_chunks_once(engine):
     assert all("127.0.0.1:9" in r.channel_label for r in rows)
 
 
-def test_fan_out_treats_a_row_written_concurrently_as_existing(sqlite_engine, monkeypatch):
+def test_fan_out_treats_a_row_written_concurrently_as_existing(sqlite_engine, monkeypatch, tmp_path):
     """Another worker inserts the same deliveries between this fan-out's SELECT and INSERT: the INSERT skips
     them (ON CONFLICT DO NOTHING), the digest still gets this version, nothing is written twice."""
-    ingest_documents(sqlite_engine, documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)))
+    ingest_documents(sqlite_engine, documents_from_file(shifted_chain(tmp_path, last_published=MONDAY_9)))
     subs = _many(6)
     fan_out(sqlite_engine, 2, subs, now=MONDAY_9)
     before = {r.dedup_key for r in _deliveries(sqlite_engine)}

@@ -16,6 +16,7 @@ from tests import corpus_path
 from tests.hookserver import HookServer
 from tests.httpfake import FakeResponse, FakeServer, OdsRecords
 from tests.mailserver import MailServer
+from tests.shifted import shifted_chain
 from tracker.config import load_sources
 from tracker.db import session_scope
 from tracker.documents import Document
@@ -161,7 +162,7 @@ def test_new_publications_reach_subscribers_once(sqlite_engine, tmp_path, servic
 
 def test_ingest_notifies_the_minimal_subscriber_exactly_once(tracker_cli, tmp_path, caplog):
     caplog.set_level("DEBUG")
-    chain = corpus_path("boamp_ods_api", "chains", CHAIN)
+    chain = shifted_chain(tmp_path, last_published=datetime.now(UTC))  # this week's news: `ingest` sends it
     with HookServer() as hooks, MailServer(auth=("bidder", "s3cr3t-pass")) as mail:
         subscribers = (
             MINIMAL.format(hooks=hooks.address)

@@ -31,9 +31,11 @@ from tracker.events import ProcedureInfo, VersionEvent
 from tracker.history import correction_change, version_descriptions
 from tracker.match import Match, Matcher
 from tracker.models import Delivery, Identifier, Notice, Procedure, Version
+from tracker.news import is_news
 from tracker.notice import ChangeDict
 from tracker.notify.dispatch import mask_url, send
 from tracker.notify.render import Message, render_digests, render_messages
+from tracker.settings import get_settings
 from tracker.store import mark_notified
 from tracker.subscribers import Subscriber
 
@@ -219,13 +221,19 @@ def fan_out(
     *,
     now: datetime,
     matcher: Matcher | None = None,
+    news_window: timedelta | None = None,
 ) -> list[int]:
-    """Write the deliveries a version calls for; return the ids due now (idempotent)."""
+    """Write the deliveries a version calls for; return the ids due now (idempotent). A version that is no news
+    (``tracker.news``: published before the window, ``TRACKER_NEWS_WINDOW_DAYS``, and no deadline ahead) is
+    recorded as told, without a delivery."""
     matcher = matcher or Matcher(subscribers)
     due: list[int] = []
     with session_scope(engine) as session:
         event = version_event(session, version_id)
         if event is None:
+            return []
+        if not _news(session, version_id, now, news_window):
+            mark_notified(session, [version_id], now=now)
             return []
         rows = [row for match in matcher.match(event) for row in _rows_for(match, event, now)]
         for start in range(0, len(rows), FAN_OUT_CHUNK):
@@ -243,6 +251,15 @@ def fan_out(
         )
         mark_notified(session, [version_id], now=now)  # with the rows: both, or neither
     return list(dict.fromkeys(due))
+
+
+def _news(session: Session, version_id: int, now: datetime, window: timedelta | None) -> bool:
+    version = session.get(Version, version_id)  # loaded by version_event: no second query
+    if version is None:
+        return False
+    if window is None:
+        window = timedelta(days=get_settings().news_window_days)
+    return is_news(published=version.published, state=version.state, now=now, window=window, revision=version.revision)
 
 
 # ------------------------------------------------------------------ delivery
