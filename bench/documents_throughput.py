@@ -60,7 +60,7 @@ def main() -> None:
         f"{len(pages)} pages"
     )
     bare_pdf = rate(
-        "PDF: bare text extraction (pypdf, child)",
+        "PDF: bare text extraction (PDFium, child)",
         len(pdf_docs),
         lambda: [extract_text(b) for b in pdfs.values()] and None,
         args.rounds,
