@@ -15,6 +15,7 @@ names its channel by a hash and a masked label, and the URL is looked up in the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -135,11 +136,48 @@ def _event_changes(version: Version) -> list[ChangeDict]:
 # ------------------------------------------------------------------ fan-out
 
 
+#: texts longer than this are cut (with "…") in delivery rows and in the messages sent: a 1 MB title is not
+#: copied into every delivery row, nor into a webhook; matching reads the whole texts
+MAX_TEXT = 1000
+
+
+def capped(value: Any, limit: int = MAX_TEXT) -> Any:
+    """``value`` with every text in it cut to ``limit`` characters."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[: limit - 1] + "…"
+    if isinstance(value, list):
+        return [capped(v, limit) for v in value]
+    if isinstance(value, dict):
+        return {k: capped(v, limit) for k, v in value.items()}
+    return value
+
+
+def capped_event(event: VersionEvent) -> VersionEvent:
+    """The event with its texts cut for a message (:data:`MAX_TEXT`)."""
+    procedure = dataclasses.replace(
+        event.procedure,
+        title=capped(event.procedure.title),
+        buyer=capped(event.procedure.buyer),
+        description=capped(event.procedure.description, 2 * MAX_TEXT),
+        identifiers=event.procedure.identifiers[:50],
+    )
+    return dataclasses.replace(
+        event,
+        procedure=procedure,
+        previous=None
+        if event.previous is None
+        else dataclasses.replace(event.previous, title=capped(event.previous.title)),
+        reason=capped(event.reason),
+        changes=capped(event.changes),
+        descriptions=capped(event.descriptions),
+    )
+
+
 def _rows_for(match: Match, event: VersionEvent, now: datetime) -> list[dict[str, Any]]:
     subscriber = match.subscriber
     item = {
         "version_id": event.version_id,
-        "changes": match.changes,
+        "changes": capped(match.changes),
         "reasons": match.reasons,
         "critical": match.critical,
     }
@@ -287,7 +325,8 @@ def _messages(engine: Engine, delivery: Delivery, subscriber: Subscriber) -> dic
         for item in delivery.payload.get("items", []):
             event = version_event(session, item["version_id"])
             if event is not None:
-                pairs.append((event, Match(subscriber, item["changes"], item["reasons"], item["critical"])))
+                match = Match(subscriber, item["changes"], item["reasons"], item["critical"])
+                pairs.append((capped_event(event), match))
     if not pairs:
         return None
     lang = subscriber.language
@@ -399,7 +438,7 @@ def replay(engine: Engine, subscriber: Subscriber, *, published_since: Any) -> I
     from tracker.notify.dispatch import channel_format
 
     for event, match in pairs:
-        messages = render_messages(event, match, lang=subscriber.language)
+        messages = render_messages(capped_event(event), match, lang=subscriber.language)
         for url in subscriber.urls:
             fmt = channel_format(url)
             yield mask_url(url), messages.get(fmt) or messages["text"]

@@ -101,12 +101,49 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+        return _load_bounded(text, path)
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from exc
+
+
+#: a configuration file expands (aliases followed) to this many nodes at most: a 1 KB anchor bomb expands to
+#: billions, and is refused before anything is built
+MAX_NODES = 100_000
+
+
+def _load_bounded(text: str, path: Path) -> Any:
+    """``yaml.load`` with _LineLoader, the composed node graph measured first: aliases are shared nodes, so
+    the expanded size is counted once per node (memoised), in time linear in the file."""
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded(node, {}) > MAX_NODES:
+            raise ConfigError(f"{path}: YAML expands to more than {MAX_NODES} values (anchors and aliases)")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_NODES + 1  # a node met again while being measured is a cycle: too large
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded(k, sizes) + _expanded(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded(v, sizes) for v in node.value)
+    else:
+        total = 1
+    sizes[id(node)] = total = min(total, MAX_NODES + 1)
+    return total
 
 
 def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
