@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -55,11 +56,42 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent). One process migrates at a time: two first runs on
+    an empty database would both create the tables ("table document already exists"); the second waits, then
+    finds the schema at the newest migration and does nothing."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with migration_lock(engine), engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+#: the PostgreSQL advisory lock key of migrations (any constant shared by every tracker process)
+MIGRATION_LOCK_KEY = 0x7472_6163_6B65_72  # "tracker"
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Held while migrating: ``pg_advisory_lock`` on PostgreSQL, an exclusive file lock next to a SQLite file
+    (``tracker.db.migrate.lock``), nothing for an in-memory database."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with Path(f"{database}.migrate.lock").open("a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def needs_upgrade(engine: Engine) -> bool:
@@ -71,7 +103,7 @@ def needs_upgrade(engine: Engine) -> bool:
 
 def ensure_schema(engine: Engine) -> None:
     if needs_upgrade(engine):
-        upgrade(engine)
+        upgrade(engine)  # under the migration lock: a concurrent first run may have migrated meanwhile
 
 
 def has_tables(engine: Engine) -> bool:
