@@ -34,6 +34,7 @@ def test_ingest_then_history_prints_the_life_of_the_procedure(tracker_cli):
 
 
 def test_unknown_procedure_is_a_clear_error(tracker_cli):
+    assert tracker_cli("db", "upgrade").exit_code == 0
     result = tracker_cli("history", "99-1")
     assert result.exit_code != 0
     assert "no procedure known by '99-1'" in result.output

@@ -16,12 +16,12 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from tracker import __version__
 from tracker.commands.views import register as register_views
 from tracker.config import SourcesConfig, load_sources
-from tracker.db import ensure_schema, make_engine, session_scope, upgrade
+from tracker.db import ensure_schema, has_tables, make_engine, session_scope, upgrade
 from tracker.documents import Document
 from tracker.exceptions import TrackerError
 from tracker.history import find_procedure, history, render_text, safe
@@ -59,6 +59,19 @@ class Context:
         """The engine, with the schema migrated to the newest version (run automatically)."""
         ensure_schema(self.engine)
         return self.engine
+
+    def existing_engine(self) -> Engine:
+        """The engine of a database that exists and holds tracker's tables, migrated when it is older: a command
+        that only reads never creates a database (a mistyped URL or working folder would look empty)."""
+        url = make_url(self.database_url)
+        shown = url.render_as_string(hide_password=True)
+        hint = "`tracker ingest PATH` or `tracker run` fills one; --database-url or TRACKER_DATABASE_URL picks another"
+        path = url.database if url.get_backend_name() == "sqlite" else None
+        if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+            raise click.ClickException(f"no database at {path} ({shown}): {hint}")
+        if not has_tables(self.engine):
+            raise click.ClickException(f"the database {shown} holds no tracker data yet: {hint}")
+        return self.ready_engine()
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -214,7 +227,7 @@ def reparse(ctx: Context, source: str | None, batch_size: int) -> None:
     time): versions stored before get the new reading, and subscribers are told the corrections owed to
     them (a date still ahead that now reads otherwise), as by ingest. Progress goes to stderr.
     """
-    engine = ctx.ready_engine()
+    engine = ctx.existing_engine()
     notifier = _notifier(ctx)
     with Progress(
         TextColumn("reparse"),
@@ -247,7 +260,7 @@ def reparse(ctx: Context, source: str | None, batch_size: int) -> None:
 @pass_ctx
 def history_cmd(ctx: Context, ident: str, as_json: bool, lang: str) -> None:
     """Show every version of a procedure and what changed, by any identifier of its notices."""
-    engine = ctx.ready_engine()
+    engine = ctx.existing_engine()
     with session_scope(engine) as session:
         proc = find_procedure(session, ident)
         if proc is None:
@@ -270,7 +283,7 @@ def quarantine_cmd(ctx: Context, limit: int, retry: bool) -> None:
 
     from tracker.models import Quarantine
 
-    engine = ctx.ready_engine()
+    engine = ctx.existing_engine()
     if retry:
         read, left = retry_quarantined(engine, on_versions=_notifier(ctx))
         click.echo(f"{read} record(s) read and stored, {left} still quarantined")
@@ -423,7 +436,7 @@ def status(ctx: Context) -> None:
     """Each source's last success, last error and cursor; what the database holds."""
     from rich.table import Table
 
-    engine = ctx.ready_engine()
+    engine = ctx.existing_engine()
     table = Table("source", "kind", "last success", "failures", "cursor")
     errors: list[str] = []
     with session_scope(engine) as session:
@@ -481,7 +494,7 @@ def subscribers_test(ctx: Context, name: str, since: str) -> None:
         raise click.ClickException(f"no subscriber named {name!r} (known: {', '.join(sorted(subs)) or 'none'})")
     cutoff = (datetime.now(UTC) - _parse_since(since)).date()
     count = 0
-    for channel, message in replay(ctx.ready_engine(), subs[name], published_since=cutoff):
+    for channel, message in replay(ctx.existing_engine(), subs[name], published_since=cutoff):
         count += 1
         click.echo(f"--- {safe(channel)} [{message.format}] {safe(message.title)}")
         click.echo(inert_block(message.body))
@@ -519,7 +532,7 @@ def deliveries(ctx: Context, failed: bool, retry_id: int | None, limit: int) -> 
     from tracker.models import Delivery
     from tracker.outbox import deliver, retry
 
-    engine = ctx.ready_engine()
+    engine = ctx.existing_engine()
     if retry_id is not None:
         now = datetime.now(UTC)
         if not retry(engine, retry_id, now=now):

@@ -37,7 +37,7 @@ from tracker.values import render_value
 class _Context(Protocol):
     config_dir: Path
 
-    def ready_engine(self) -> Engine: ...
+    def existing_engine(self) -> Engine: ...
 
 
 def _now() -> datetime:
@@ -106,7 +106,7 @@ def procedures_cmd(ctx: _Context, /, text: str, as_json: bool, **options: Any) -
         limit=options["limit"],
     )
     try:
-        with session_scope(ctx.ready_engine()) as session:
+        with session_scope(ctx.existing_engine()) as session:
             found = search(session, filters, now=_now())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -130,7 +130,7 @@ def procedures_cmd(ctx: _Context, /, text: str, as_json: bool, **options: Any) -
 def upcoming_cmd(ctx: _Context, days: int, subscriber: str | None, as_json: bool) -> None:
     """Every deadline of the coming days, per lot; the ones that moved show their old value."""
     scope = _scope(ctx, subscriber)
-    with session_scope(ctx.ready_engine()) as session:
+    with session_scope(ctx.existing_engine()) as session:
         found = upcoming(session, now=_now(), days=days, scope=scope)
     if as_json:
         _dump(found)
@@ -159,7 +159,7 @@ def changes_cmd(
     """The feed of typed changes published since a day, version by version, as ``history`` tells them."""
     since = _since(since_text)
     scope = _scope(ctx, subscriber)
-    with session_scope(ctx.ready_engine()) as session:
+    with session_scope(ctx.existing_engine()) as session:
         page = changes(session, since=since, cursor=cursor, limit=limit, scope=scope, lang=lang)
     if as_json:
         _dump({"since": since.isoformat(), "items": page.items, "cursor": page.cursor})
@@ -191,7 +191,7 @@ def calendar_cmd(ctx: _Context, name: str, show_url: bool, base_url: str) -> Non
     scope = _scope(ctx, name)
     assert scope is not None  # noqa: S101  (a name was given)
     now = _now()
-    with session_scope(ctx.ready_engine()) as session:
+    with session_scope(ctx.existing_engine()) as session:
         if show_url:
             click.echo(f"{base_url.rstrip('/')}/calendar/{name}.ics?token={calendar_token(session, name)}")
             return
@@ -211,7 +211,7 @@ def serve_cmd(ctx: _Context, host: str, port: int, token: str | None) -> None:
 
     if not is_loopback(host) and not token:
         raise click.ClickException(f"binding {host} needs a token: --token or TRACKER_WEB_TOKEN")
-    engine = ctx.ready_engine()
+    engine = ctx.existing_engine()
     config = WebConfig(config_dir=ctx.config_dir, token=token, require_token=not is_loopback(host) or bool(token))
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     run(create_app(engine, config), host=host, port=port)
