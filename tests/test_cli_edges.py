@@ -39,3 +39,37 @@ def test_a_read_only_command_reads_a_database_made_by_upgrade(tracker_cli):
     assert tracker_cli("status").exit_code == 0
     assert "no deliveries" in tracker_cli("deliveries").output
     assert "nothing quarantined" in tracker_cli("quarantine").output
+
+
+FOLLOWS = [
+    "20-157376",
+    "41387-2024",
+    "00041387-2024",
+    "2024/S 015-041387",
+    "d6b7c9a0-1f2e-4a3b-9c8d-7e6f5a4b3c2d",
+    "D6B7C9A0-1F2E-4A3B-9C8D-7E6F5A4B3C2D-01",
+    "informatique",
+    "DCE 2024/12",
+]
+
+
+def test_subscribers_check_warns_on_a_follow_entry_of_no_known_form(tracker_cli, tmp_path):
+    (tmp_path / "config").mkdir()
+    follows = ", ".join(f'"{f}"' for f in FOLLOWS)
+    (tmp_path / "config" / "subscribers.yaml").write_text(
+        f'version: 1\nsubscribers:\n  - name: equipe\n    urls: ["json://127.0.0.1:9/x"]\n    follow: [{follows}]\n'
+    )
+    result = tracker_cli("subscribers", "check")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.stderr
+    assert "follow 'informatique' is no known identifier form" in warnings[0]
+    assert "follow 'DCE 2024/12' is no known identifier form" in warnings[1]
+    assert "1 subscriber(s) valid" in result.stdout
+
+
+def test_subscribers_check_fails_on_a_missing_config_folder(tracker_cli, tmp_path):
+    result = tracker_cli("--config", str(tmp_path / "nowhere"), "subscribers", "check")
+    assert result.exit_code == 1
+    assert f"no configuration folder {tmp_path / 'nowhere'}" in result.output
+    assert tracker_cli("subscribers", "check").exit_code == 1  # the default folder is missing as well

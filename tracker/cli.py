@@ -29,13 +29,14 @@ from tracker.logs import configure as configure_logging
 from tracker.match import settle_long_lived
 from tracker.outbox import Notifier
 from tracker.parse.base import ParsedItem
+from tracker.parse.boamp import IDWEB_RE
 from tracker.pipeline import ingest_documents, reparse_documents, retry_quarantined, unnotified
 from tracker.poll import PollReport, poll_source, source_states
 from tracker.reader import documents_from_file, iter_files
 from tracker.service import Embedded
 from tracker.settings import get_settings
 from tracker.sources.http import make_client
-from tracker.store import IngestStats, database_counts
+from tracker.store import IngestStats, database_counts, normalise_key
 from tracker.subscribers import Subscriber, load_subscribers
 from tracker.terminal import inert_block
 
@@ -463,14 +464,42 @@ def subscribers() -> None:
 @subscribers.command("check")
 @pass_ctx
 def subscribers_check(ctx: Context) -> None:
-    """Validate every subscriber file; list the subscribers with their (masked) channels."""
+    """Validate every subscriber file; list the subscribers with their (masked) channels.
+
+    Warns on a ``follow`` entry of no known identifier form; fails when the configuration folder is missing.
+    """
+    if not ctx.config_dir.is_dir():
+        raise click.ClickException(f"no configuration folder {ctx.config_dir} (--config or TRACKER_CONFIG_DIR)")
     subs = _subscribers(ctx)
     for sub in subs:
         scope = ", ".join([*(f"follow {f}" for f in sub.follow), *(f"profile {i}" for i in range(len(sub.profiles)))])
         click.echo(f"{sub.name} [{sub.language}] {scope or '—'}; changes: {', '.join(sub.changes)}")
         for url in sub.masked_urls():
             click.echo(f"    {safe(url)}")
+        for entry in sub.follow:
+            if not known_identifier(entry):
+                err.print(
+                    f"warning: {sub.name}: follow {safe(entry)!r} is no known identifier form ({_FORMS}); it "
+                    "follows only a procedure one of whose notices carries exactly this value",
+                    markup=False,
+                )
     click.echo(f"{len(subs)} subscriber(s) valid in {ctx.config_dir}")
+
+
+_FORMS = "BOAMP idweb 20-157376, eForms notice or procedure UUID, TED publication number 41387-2024"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TED_NUMBER = re.compile(r"\d{1,8}-(?:19|20)\d{2}")
+
+
+def known_identifier(value: str) -> bool:
+    """Whether ``value`` has the form of an identifier notices carry: a BOAMP idweb (``20-157376``, a DILA flux
+    id), a UUID (an eForms notice id, with or without its version ``-01``, or a procedure id), a TED publication
+    number (``41387-2024``, ``00041387-2024``, ``2024/S 015-041387``)."""
+    return bool(
+        IDWEB_RE.match(value.strip())
+        or _UUID.fullmatch(normalise_key("notice_id", value)[1])
+        or _TED_NUMBER.fullmatch(normalise_key("ted_pub", value)[1])
+    )
 
 
 def _parse_since(value: str) -> timedelta:
