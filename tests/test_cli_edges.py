@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 #: every command that only reads what is stored, with the arguments it needs
@@ -73,3 +76,44 @@ def test_subscribers_check_fails_on_a_missing_config_folder(tracker_cli, tmp_pat
     assert result.exit_code == 1
     assert f"no configuration folder {tmp_path / 'nowhere'}" in result.output
     assert tracker_cli("subscribers", "check").exit_code == 1  # the default folder is missing as well
+
+
+def _deep(tmp_path: Path) -> Path:
+    """A folder whose path is far longer than a terminal's 80 columns."""
+    folder = tmp_path.joinpath(*(f"dossier-de-consultation-{i:02d}" for i in range(8)))
+    folder.mkdir(parents=True)
+    assert len(str(folder)) > 200
+    return folder
+
+
+def test_output_that_is_no_terminal_is_never_wrapped(tracker_cli, tmp_path):
+    bad = _deep(tmp_path) / "notes-de-la-reunion-de-lancement.txt"
+    bad.write_text("hello")
+    result = tracker_cli("ingest", str(bad))
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and str(bad) in skipped[0] and "unrecognised format" in skipped[0]
+
+
+def test_the_status_table_is_as_wide_as_its_rows_when_piped(tracker_cli, tmp_path):
+    from tracker.db import make_engine, session_scope
+    from tracker.models import SourceState
+
+    assert tracker_cli("db", "upgrade").exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    cursor = {"day": "2026-11-02", "folder": str(_deep(tmp_path))}
+    with session_scope(engine) as session:
+        session.add(SourceState(name="dossiers-partages-du-service-achats", kind="folder", cursor=cursor))
+    engine.dispose()
+    result = tracker_cli("status")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "dossiers-partages-du-service-achats" in line)
+    assert json.dumps(cursor)[:60] in row and "never" in row and len(row) > 120
+
+
+def test_a_warning_stays_on_one_line(tracker_cli, tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "subscribers.yaml").write_text(
+        'version: 1\nsubscribers:\n  - name: equipe\n    urls: ["json://127.0.0.1:9/x"]\n    follow: ["marché-x"]\n'
+    )
+    stderr = tracker_cli("subscribers", "check").stderr.splitlines()
+    assert len(stderr) == 1 and stderr[0].endswith("carries exactly this value"), stderr

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine, make_url
 
 from tracker import __version__
+from tracker.commands.output import output
 from tracker.commands.views import register as register_views
 from tracker.config import SourcesConfig, load_sources
 from tracker.db import ensure_schema, has_tables, make_engine, session_scope, upgrade
@@ -40,7 +40,7 @@ from tracker.store import IngestStats, database_counts, normalise_key
 from tracker.subscribers import Subscriber, load_subscribers
 from tracker.terminal import inert_block
 
-err = Console(stderr=True, highlight=False)
+err = output(stderr=True)  # never wraps what is not a terminal
 
 
 class Context:
@@ -447,7 +447,7 @@ def status(ctx: Context) -> None:
             if st.last_error_at:
                 errors.append(f"{st.name}: last error {st.last_error_at:%Y-%m-%d %H:%M}: {safe(st.last_error)[:300]}")
         counts = database_counts(session)
-    Console(highlight=False).print(table)
+    output().print(table)
     for line in errors:
         click.echo(line)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
