@@ -160,7 +160,9 @@ class PlatformRules:
         self.spec = spec
         self.platform = spec.platform
         self.zone = ZoneInfo(spec.zone)
-        self.detect = [lxml.etree.XPath(rule.expression()) for rule in spec.detect]
+        self.detect = [lxml.etree.XPath(rule.expression()) for rule in spec.detect if not rule.id_endswith]
+        suffixes = [re.escape(rule.id_endswith) for rule in spec.detect if rule.id_endswith]
+        self.detect_ids = re.compile(f"(?:{'|'.join(suffixes)})$", re.MULTILINE) if suffixes else None
         self.fields = {
             name: lxml.etree.XPath(rule.expression()) for name, rule in spec.fields.items() if not rule.id_endswith
         }
@@ -178,6 +180,8 @@ class PlatformRules:
         self.rc_name = re.compile(spec.rc.name) if spec.rc else None
 
     def matches(self, tree: Any) -> bool:
+        if self.detect_ids is not None and self.detect_ids.search(_ids_text(tree)):
+            return True
         return any(_found(xp(tree)) for xp in self.detect)
 
     def source_for(self, title: str, host: str | None) -> tuple[str, str | None]:
@@ -261,21 +265,42 @@ def _text(result: Any) -> str | None:
     return None if text in ("", "-") else text
 
 
+_WITH_ID = lxml.etree.XPath("//*[@id]")
+_IDS: list[tuple[Any, list[tuple[str, Any]], str]] = []
+
+
+def _ids_of(tree: Any) -> list[tuple[str, Any]]:
+    """The page's elements that have an id, found by libxml2 once per page (detection and fields share them)."""
+    return _ids(tree)[1]
+
+
+def _ids_text(tree: Any) -> str:
+    """The page's ids, one a line: what detection searches."""
+    return _ids(tree)[2]
+
+
+def _ids(tree: Any) -> tuple[Any, list[tuple[str, Any]], str]:
+    if not _IDS or _IDS[0][0] is not tree:
+        found = [(str(el.get("id")), el) for el in _WITH_ID(tree) if el.get("id")]
+        _IDS[:] = [(tree, found, "\n".join(ident.replace("\n", " ") for ident, _ in found))]
+    return _IDS[0]
+
+
 def _by_id_suffix(tree: Any, suffixes: dict[str, str]) -> dict[str, str | None]:
-    """The text of the first element whose id ends with each suffix, in one pass over the ids."""
+    """The text of the first element whose id ends with each suffix: a search of the page's ids, one a line."""
+    ids = _ids_of(tree)
+    text = _ids_text(tree)
     found: dict[str, str | None] = dict.fromkeys(suffixes)
-    left = dict(suffixes)
-    for element in tree.iter():
-        ident = element.get("id") if isinstance(element.tag, str) else None
-        if not ident:
-            continue
-        for name, suffix in list(left.items()):
-            if ident.endswith(suffix):
-                found[name] = _text(element)
-                del left[name]
-        if not left:
-            break
+    for name, suffix in suffixes.items():
+        match = _suffix_pattern(suffix).search(text)
+        if match is not None:
+            found[name] = _text(ids[text.count("\n", 0, match.start())][1])
     return found
+
+
+@functools.cache
+def _suffix_pattern(suffix: str) -> re.Pattern[str]:
+    return re.compile(f"{re.escape(suffix)}$", re.MULTILINE)
 
 
 def rules_for(tree: Any) -> PlatformRules | None:
