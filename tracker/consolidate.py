@@ -4,6 +4,12 @@ BOAMP never republishes an original: a rectificatif states "section X: read NEW 
 is applied to the previous consolidated state. eForms change notices (and BOAMP ``MODIFICATION`` records)
 restate the whole notice, so consecutive states are diffed. Awards and cancellations change the status.
 
+The same eForms notice published by two sources (BOAMP and TED, same BT-701 notice id) is one publication: the
+second is not diffed against the state the first made (their mappings differ in details, which would give a
+spurious change pair back and forth); only their dates are compared, and a date on which they disagree by more
+than a day is a ``sources_disagree`` change (``section``: the date field; ``old``: what the first source says,
+``new``: the second), the state staying as the first source gave it.
+
 Input records are ``snapshot_record(snapshot)`` dicts (JSON-ready), so versions can be rebuilt from the
 database at any time, in any order of arrival: the result depends only on the set of notices.
 """
@@ -15,14 +21,15 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from tracker.diff import Change, diff_states, sort_changes
-from tracker.notice import AmendmentRecord, ChangeDict, NoticeRecord, State, snapshot_record
-from tracker.values import from_json, same_day, to_json
+from tracker.notice import DATE_FIELDS, AmendmentRecord, ChangeDict, NoticeRecord, State, snapshot_record
+from tracker.render import field_label
+from tracker.values import delta, from_json, same_day, to_json
 
 __all__ = ["VersionData", "consolidate", "order_key", "snapshot_record"]
 
@@ -233,33 +240,93 @@ def consolidate(records: list[NoticeRecord]) -> list[tuple[NoticeRecord, Version
     """Every record in publication order, with the version it makes (None: it changes nothing).
 
     An amendment notice (:func:`is_amendment`) always makes a version with at least one change: when none of
-    its statements could be typed or applied, what it says is kept as a text change.
+    its statements could be typed or applied, what it says is kept as a text change. A publication another
+    source made already (:func:`_twin`) makes a version only when the two disagree on a date.
     """
     out: list[tuple[NoticeRecord, VersionData | None]] = []
     prev: State | None = None
+    published: dict[str, tuple[NoticeRecord, State]] = {}  # eForms notice id -> first record, the state it left
     for rec in sorted(records, key=order_key):
-        events: list[ChangeDict] = []
-        if rec.get("restatement", True) and rec.get("kind") not in ("award", "cancellation"):
-            state = _restated_state(rec, prev)
-            changes = [] if prev is None else diff_states(prev, state)
-            events = stated_events(rec)
-        else:
-            state, changes = _partial(rec, prev)
+        twin = _twin(rec, published)
+        if twin is not None and prev is not None:
+            dicts = _disagreements(twin, rec)
+            out.append((rec, _version(rec, prev, dicts) if dicts else None))
+            continue
+        state, changes, events = _next_state(rec, prev)
         if not changes and not events and is_amendment(rec):
             changes = [stated_change(rec)]
-        if prev is not None and not changes and not events:
+        if prev is None or changes or events:
+            prev = state
+            out.append((rec, _version(rec, state, [c.as_dict() for c in changes] + events)))
+        else:
             out.append((rec, None))
-            continue
-        prev = state
-        dicts = [c.as_dict() for c in changes] + events
-        version = VersionData(
-            notice_id=rec["notice_id"],
-            source=rec.get("source", ""),
-            kind=rec.get("kind", "other"),
-            published=rec.get("published"),
-            state=state,
-            changes=dicts,
-            content_hash=state_hash({"state": state, "changes": dicts}),
-        )
-        out.append((rec, version))
+        for notice_id in _eforms_ids(rec):
+            published.setdefault(notice_id, (rec, prev))
     return out
+
+
+def _next_state(rec: NoticeRecord, prev: State | None) -> tuple[State, list[Change], list[ChangeDict]]:
+    if rec.get("restatement", True) and rec.get("kind") not in ("award", "cancellation"):
+        state = _restated_state(rec, prev)
+        return state, [] if prev is None else diff_states(prev, state), stated_events(rec)
+    state, changes = _partial(rec, prev)
+    return state, changes, []
+
+
+def _version(rec: NoticeRecord, state: State, dicts: list[ChangeDict]) -> VersionData:
+    return VersionData(
+        notice_id=rec["notice_id"],
+        source=rec.get("source", ""),
+        kind=rec.get("kind", "other"),
+        published=rec.get("published"),
+        state=state,
+        changes=dicts,
+        content_hash=state_hash({"state": state, "changes": dicts}),
+    )
+
+
+# ---------------------------------------------------------------- one publication, two sources
+
+_UUID_VERSION = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:-\d{2})?$")
+
+
+def _eforms_ids(rec: NoticeRecord) -> list[str]:
+    """The eForms notice ids (BT-701, without their version) a record carries."""
+    found = []
+    for pair in rec.get("identifiers") or []:
+        if len(pair) == 2 and pair[0] == "notice_id" and (m := _UUID_VERSION.match(str(pair[1]).strip().lower())):
+            found.append(m.group(1))
+    return found
+
+
+def _twin(rec: NoticeRecord, published: dict[str, tuple[NoticeRecord, State]]) -> tuple[NoticeRecord, State] | None:
+    """The earlier record of another source that published the same eForms notice, with the state it left."""
+    for notice_id in _eforms_ids(rec):
+        first = published.get(notice_id)
+        if first is not None and first[0].get("source") != rec.get("source"):
+            return first
+    return None
+
+
+def _disagreements(twin: tuple[NoticeRecord, State], rec: NoticeRecord) -> list[ChangeDict]:
+    """The dates on which a restated publication and the other source's copy differ by more than a day."""
+    first, before = twin
+    after, _changes, _events = _next_state(rec, copy.deepcopy(before))
+    holders: list[tuple[str | None, dict[str, Any], dict[str, Any]]] = [(None, before["fields"], after["fields"])]
+    holders += [(lot, data, after["lots"][lot]) for lot, data in before["lots"].items() if lot in after["lots"]]
+    out: list[ChangeDict] = []
+    for lot, old_values, new_values in holders:
+        for name in DATE_FIELDS:
+            old, new = old_values.get(name), new_values.get(name)
+            shift = delta(from_json(old), from_json(new)) if old is not None and new is not None else None
+            if shift is not None and abs(shift) > timedelta(days=1):
+                out.append(_disagreement(name, lot, old, new, first, rec))
+    return out
+
+
+def _disagreement(
+    name: str, lot: str | None, old: Any, new: Any, first: NoticeRecord, rec: NoticeRecord
+) -> ChangeDict:
+    said = [f"{r.get('source') or '?'} {r.get('notice_id')} : {value}" for r, value in ((first, old), (rec, new))]
+    evidence = f"{field_label(name)}{f' ({lot})' if lot else ''} — {' ≠ '.join(said)}"
+    return {"field": "sources_disagree", "lot": lot, "old": old, "new": new, "section": name, "evidence": evidence}

@@ -29,6 +29,8 @@ cancelled          status → cancelled (critical)
 awarded            status → awarded
 documents_changed  documents_url
 text               field ``text``
+sources_disagree   two sources publishing one notice differ on a date by more than a day (``section``: the
+                   date field); on a deadline it is also ``deadline_moved``, and critical
 =================  ===============================================================
 """
 
@@ -96,17 +98,24 @@ def classify(change: Mapping[str, Any]) -> set[str]:
         names.add("documents_changed")
     elif field == "text":
         names.add("text")
+    elif field == "sources_disagree":
+        names.add("sources_disagree")
+        if change.get("section") in DEADLINE_FIELDS:
+            names.add("deadline_moved")  # which of the two is right is not known: the deadline may have moved
     return names
 
 
 def is_critical_change(change: Mapping[str, Any]) -> bool:
-    """Deadline moved earlier, cancellation, lot removed, submission address changed or removed."""
+    """Deadline moved earlier, cancellation, lot removed, submission address changed or removed, sources
+    disagreeing on a deadline."""
     return _critical_change(change, classify(change))
 
 
 def _critical_change(change: Mapping[str, Any], names: set[str]) -> bool:
     if names & CRITICAL_NAMES:
         return True
+    if change.get("field") == "sources_disagree":
+        return change.get("section") in DEADLINE_FIELDS  # one source may give the earlier, binding deadline
     old = change.get("old")
     return change.get("field") == "submission_url" and old is not None and old != change.get("new")
 

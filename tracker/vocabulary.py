@@ -28,6 +28,7 @@ ChangeName = Literal[
     "awarded",
     "documents_changed",
     "text",
+    "sources_disagree",
     "new_notice",
     "any",
     "profile_entered",
