@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,76 @@ def test_a_warning_stays_on_one_line(tracker_cli, tmp_path):
     )
     stderr = tracker_cli("subscribers", "check").stderr.splitlines()
     assert len(stderr) == 1 and stderr[0].endswith("carries exactly this value"), stderr
+
+
+CHAIN = ("boamp_ods_api", "chains", "chain_20-157376_rectif_21-6545_rectif_21-8404.json")
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    """One input of each kind that cannot be read, each beside a good file."""
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("hello")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"results": [')
+    record = tmp_path / "one-bad-record.json"
+    record.write_text(json.dumps({"results": [{"idweb": "not-an-id"}]}))
+    unreadable = tmp_path / "locked.json"
+    unreadable.write_text("{}")
+    unreadable.chmod(0)
+    return {
+        "missing path": tmp_path / "nope.json",
+        "unrecognised format": unknown,
+        "invalid JSON file": broken,
+        "bad record in a good file": record,
+        "unreadable file": unreadable,
+    }
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    "kind",
+    ["missing path", "unrecognised format", "invalid JSON file", "bad record in a good file", "unreadable file"],
+)
+def test_ingest_exit_status_follows_one_rule_for_every_kind_of_bad_input(tracker_cli, tmp_path, monkeypatch, kind):
+    from tests import corpus_path
+    from tracker import cli
+
+    bad = _bad_inputs(tmp_path)[kind]
+    if kind == "unreadable file" and os.access(bad, os.R_OK):  # root reads every file: refuse this one as a disk would
+        real = cli.documents_from_file
+
+        def refusing(path: Path, **kwargs: object) -> object:
+            if path == bad:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(cli, "documents_from_file", refusing)
+    result = tracker_cli("ingest", str(corpus_path(*CHAIN)), str(bad))
+    assert result.exit_code == 1, result.output
+    assert "3 stored" in result.stdout  # everything readable is stored all the same
+    if kind == "bad record in a good file":
+        assert "1 quarantined" in result.stdout and "`tracker quarantine` lists them" in result.stdout
+        again = tracker_cli("ingest", str(bad))  # still unreadable: the same status, the same count
+        assert again.exit_code == 1 and "1 quarantined" in again.stdout
+    else:
+        assert "0 quarantined" in result.stdout and "1 file(s) skipped" in result.stdout
+        assert f"skipped {bad}" in result.stderr
+        if kind == "unreadable file":
+            assert "cannot read (Permission denied)" in result.stderr
+
+
+@pytest.mark.corpus
+def test_ingest_of_readable_files_exits_zero_and_says_the_rule_in_its_help(tracker_cli):
+    from tests import corpus_path
+
+    assert tracker_cli("ingest", str(corpus_path(*CHAIN))).exit_code == 0
+    again = tracker_cli("ingest", str(corpus_path(*CHAIN)))
+    assert again.exit_code == 0 and "0 quarantined" in again.stdout and "quarantine`" not in again.stdout
+    help_text = " ".join(tracker_cli("ingest", "--help").stdout.split())
+    assert "Exit status: 0 when every record of every file was stored or was stored already; 1 when" in help_text
+
+
+def test_ingest_of_nothing_readable_makes_no_database(tracker_cli, tmp_path):
+    result = tracker_cli("ingest", str(tmp_path / "nope.json"))
+    assert result.exit_code == 1 and "no such file or folder" in result.output
+    assert not (tmp_path / "cli.db").exists()

@@ -109,17 +109,41 @@ def db_upgrade(ctx: Context) -> None:
     click.echo(f"database at the newest schema ({ctx.engine.url.render_as_string(hide_password=True)})")
 
 
+def _skipped(bad: list[str], reason: str) -> None:
+    bad.append(reason)
+    err.print(f"[red]skipped[/red] {escape(safe(reason))}", markup=True, highlight=False)
+
+
+def _files(paths: tuple[Path, ...], bad: list[str]) -> list[Path]:
+    """The files to read under these paths; a path that does not exist is skipped like an unreadable file."""
+    files: list[Path] = []
+    for path in paths:
+        try:
+            files.extend(iter_files([path]))
+        except (TrackerError, OSError) as exc:
+            _skipped(bad, str(exc) if isinstance(exc, TrackerError) else f"{path}: cannot read ({exc.strerror})")
+    return files
+
+
 def _documents(files: list[Path], source: str, bad: list[str]) -> Iterator[Document | ParsedItem]:
     for path in files:
         try:
             yield from documents_from_file(path, source=source)
         except TrackerError as exc:
-            bad.append(str(exc))
-            err.print(f"[red]skipped[/red] {escape(safe(exc))}", markup=True, highlight=False)
+            _skipped(bad, str(exc))
+        except OSError as exc:  # no permission, a file gone or a disk error while reading
+            _skipped(bad, f"{path}: cannot read ({exc.strerror or exc})")
 
 
 def _count(files: list[Path]) -> int | None:
     """Records to come, for the progress bar (None when unknown without reading everything)."""
+    try:
+        return _count_all(files)
+    except OSError:  # the reading stage names the file that cannot be read
+        return None
+
+
+def _count_all(files: list[Path]) -> int | None:
     total = 0
     for path in files:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
@@ -150,14 +174,21 @@ def _json_count(path: Path) -> int:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 @pass_ctx
 def ingest(ctx: Context, paths: tuple[Path, ...], source: str, batch_size: int) -> None:
-    """Load notices from files or folders (ODS JSON/JSONL, DILA XML, eForms XML)."""
-    try:
-        files = list(iter_files(list(paths)))
-    except TrackerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    """Load notices from files or folders (ODS JSON/JSONL, DILA XML, eForms XML).
+
+    Whatever cannot be read is set aside and everything else is stored: a path that does not exist, a file that
+    cannot be read or is of no known format is skipped (named on stderr); a bad record inside a good file is
+    quarantined (`tracker quarantine` lists it with the reason, `tracker quarantine --retry` reads it again).
+
+    Exit status: 0 when every record of every file was stored or was stored already; 1 when anything was
+    skipped or quarantined, whatever its kind (the summary counts both); 2 on a usage error.
+    """
+    bad: list[str] = []
+    files = _files(paths, bad)
+    if bad and not files:
+        sys.exit(1)  # nothing to read: each path was named as skipped, no database is made for nothing
     engine = ctx.ready_engine()
     notifier = _notifier(ctx)
-    bad: list[str] = []
     total = _count(files)
     with Progress(
         TextColumn("ingest"),
@@ -178,8 +209,8 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str, batch_size: int) 
         )
     if notifier is not None:
         _send_owed(engine, notifier)
-    _summary(stats, files=len(files), bad_files=len(bad))
-    if bad and stats.documents == 0:
+    quarantined = _summary(stats, files=len(files), bad_files=len(bad))
+    if bad or quarantined:
         sys.exit(1)
 
 
@@ -208,13 +239,23 @@ def _send_owed(engine: Engine, notifier: Notifier) -> None:
     notifier.sweep()
 
 
-def _summary(stats: IngestStats, *, files: int, bad_files: int) -> None:
+def _summary(stats: IngestStats, *, files: int, bad_files: int) -> int:
+    """Print the ingest's summary; return how many records are quarantined (new ones and ones read again that
+    still cannot be read: every record neither stored nor stored already)."""
+    quarantined = stats.documents - stats.stored - stats.unchanged
     click.echo(
         f"{files} file(s), {stats.documents} record(s): {stats.stored} stored, {stats.unchanged} already stored, "
-        f"{stats.quarantined} quarantined; {stats.notices} notice(s) in {len(stats.procedures)} procedure(s); "
+        f"{quarantined} quarantined; {stats.notices} notice(s) in {len(stats.procedures)} procedure(s); "
         f"{stats.linked} linked to an earlier notice; versions: {stats.versions_created} created, "
-        f"{stats.versions_updated} updated" + (f"; {bad_files} file(s) unreadable" if bad_files else "")
+        f"{stats.versions_updated} updated"
+        + (f"; {bad_files} file(s) skipped (named above: unreadable or of no known format)" if bad_files else "")
     )
+    if quarantined:
+        click.echo(
+            f"{quarantined} record(s) quarantined: `tracker quarantine` lists them with the reason, "
+            "`tracker quarantine --retry` reads them again after an upgrade"
+        )
+    return quarantined
 
 
 @cli.command()
