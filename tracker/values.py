@@ -96,11 +96,14 @@ def parse_iso(value: str, *, naive_zone: ZoneInfo | None = PARIS) -> date | date
     text = value.strip()
     if not text:
         return None
-    if _ISO_DATE.match(text):
-        return date.fromisoformat(text)
     m = _ISO_DATE_OFFSET.match(text)
-    if m:
-        return date.fromisoformat(m.group(1))
+    try:
+        if _ISO_DATE.match(text):
+            return date.fromisoformat(text)
+        if m:
+            return date.fromisoformat(m.group(1))
+    except ValueError:  # 0000-00-00, 2021-02-30: no date
+        return None
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -133,7 +136,10 @@ def parse_boamp_moment(value: str, *, zone: ZoneInfo = PARIS) -> date | datetime
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    dt += timedelta(days=next_day)
+    try:
+        dt += timedelta(days=next_day)
+    except OverflowError:  # 9999-12-31T24:00
+        return None
     offset = dt.utcoffset()
     if offset is None or offset in LABEL_OFFSETS:
         return fixed_offset(wall_time(dt.date(), dt.hour, dt.minute, zone=zone, second=dt.second))
@@ -169,10 +175,13 @@ def combine_date_time(day_text: str, time_text: str | None) -> date | datetime |
     if off is None:
         dm = _ISO_DATE_OFFSET.match(day_text.strip())
         off = dm.group(2) if dm else None
-    if off is None:
-        return fixed_offset(paris_wall_time(day, hour, minute))
-    tz = UTC if off == "Z" else datetime.strptime(off.replace(":", ""), "%z").tzinfo
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+    try:
+        if off is None:
+            return fixed_offset(paris_wall_time(day, hour, minute))
+        tz = UTC if off == "Z" else datetime.strptime(off.replace(":", ""), "%z").tzinfo
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+    except ValueError:  # 25:61, +99:00: the day alone is sure
+        return day
 
 
 #: an amount's literal longer than this is no amount a notice states (``1e999999999`` is 11 characters, but a

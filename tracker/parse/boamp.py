@@ -88,8 +88,8 @@ _KIND_BY_NATURE = {
 
 
 def notice_kind(nature: str | None, etat: str | None) -> str:
-    nature = (nature or "").upper().replace(" ", "_")
-    etat = (etat or "").upper()
+    nature = (nature if isinstance(nature, str) else "").upper().replace(" ", "_")  # a record may hold any type
+    etat = (etat if isinstance(etat, str) else "").upper()
     if nature in ("ATTRIBUTION", "MODIFICATION"):
         return _KIND_BY_NATURE[nature]
     if etat in _KIND_BY_STATUT:
