@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,36 @@ def test_ingest_of_nothing_readable_makes_no_database(tracker_cli, tmp_path):
     result = tracker_cli("ingest", str(tmp_path / "nope.json"))
     assert result.exit_code == 1 and "no such file or folder" in result.output
     assert not (tmp_path / "cli.db").exists()
+
+
+@pytest.mark.corpus
+def test_deliveries_show_times_procedure_notice_and_attempts(tracker_cli, tmp_path):
+    from tests.hookserver import HookServer
+    from tests.viewdata import shifted_records
+
+    chain = tmp_path / "chain.json"
+    chain.write_text(json.dumps({"results": shifted_records("20-157376", ahead=3)}))
+    with HookServer() as hooks:
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "subscribers.yaml").write_text(
+            "version: 1\nsubscribers:\n"
+            f'  - name: equipe\n    urls: ["json://{hooks.address}/now"]\n    follow: ["20-157376"]\n'
+            f'  - name: soir\n    urls: ["json://{hooks.address}/digest"]\n    follow: ["21-8404"]\n'
+            "    delivery: {mode: digest, digest: daily, hour: 18, timezone: Europe/Paris}\n"
+        )
+        assert tracker_cli("ingest", str(chain)).exit_code == 0
+        hooks.wait_for(2)
+    listed = tracker_cli("deliveries")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    sent = [i for i, line in enumerate(lines) if " sent " in line and "equipe → json://" in line]
+    assert len(sent) == 2, listed.stdout  # what the outbox sent for this chain: its two rectificatifs
+    told = sorted(lines[i + 1].strip() for i in sent)
+    assert told == ["20-157376 v2 (BOAMP 21-6545)", "20-157376 v3 (BOAMP 21-8404)"]
+    assert all(
+        "attempts 1" in lines[i] and re.search(r"created \S+ \d\d:\d\d[+-]\d\d:\d\d  sent ", lines[i]) for i in sent
+    )
+    digest = next(i for i, line in enumerate(lines) if "soir → json://" in line)
+    assert " pending " in lines[digest] and "next attempt " in lines[digest] and "attempts 0" in lines[digest]
+    assert lines[digest + 1].strip().startswith("digest due ")
+    assert lines[digest + 1].endswith(": 20-157376 v2 (BOAMP 21-6545), 20-157376 v3 (BOAMP 21-8404)")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -39,6 +39,11 @@ from tracker.sources.http import make_client
 from tracker.store import IngestStats, database_counts, normalise_key
 from tracker.subscribers import Subscriber, load_subscribers
 from tracker.terminal import inert_block
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from tracker.models import Delivery
 
 err = output(stderr=True)  # never wraps what is not a terminal
 
@@ -615,13 +620,74 @@ def deliveries(ctx: Context, failed: bool, retry_id: int | None, limit: int) -> 
         if failed:
             stmt = stmt.where(col(Delivery.status).in_(("failed", "dead")))
         rows = session.execute(stmt).scalars().all()
+        labels = _version_labels(session, [v for d in rows for v in _delivery_versions(d)])
         for d in rows:
-            what = f"version {d.version_id}" if d.version_id else f"digest {d.digest_key}"
-            who = f"{safe(d.subscriber)} → {safe(d.channel_label)}"
-            line = f"{d.id:>6} {d.status:<8} {who}  {what}  attempts {d.attempts}"
-            click.echo(line + (f"\n         {safe(d.last_error)[:200]}" if d.last_error else ""))
+            click.echo(_delivery_lines(d, labels))
         if not rows:
             click.echo("no deliveries")
+
+
+def _delivery_versions(delivery: Delivery) -> list[int]:
+    """The versions a delivery tells: its own, or each of its digest's."""
+    if delivery.version_id is not None:
+        return [delivery.version_id]
+    return [int(item["version_id"]) for item in (delivery.payload or {}).get("items", []) if "version_id" in item]
+
+
+def _version_labels(session: Session, version_ids: list[int]) -> dict[int, str]:
+    """``20-157376 v2 (BOAMP 21-6545)`` per version id: the procedure, the version and the notice that made it."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from tracker.models import Notice, Procedure, Version
+
+    labels: dict[int, str] = {}
+    ids = list(dict.fromkeys(version_ids))
+    for start in range(0, len(ids), 500):
+        stmt = (
+            select(
+                col(Version.id),
+                col(Version.number),
+                col(Procedure.display_id),
+                col(Notice.source),
+                col(Notice.notice_id),
+            )
+            .join(Procedure, col(Procedure.id) == col(Version.procedure_id))
+            .join(Notice, col(Notice.id) == col(Version.notice_pk))
+            .where(col(Version.id).in_(ids[start : start + 500]))
+        )
+        for vid, number, procedure, source, notice in session.execute(stmt):
+            labels[vid] = f"{safe(procedure)} v{number} ({safe(source).upper()} {safe(notice)})"
+    return labels
+
+
+def _when(moment: datetime | None) -> str:
+    """A stored time as the local wall time with its offset, to the minute."""
+    if moment is None:
+        return "—"
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone().isoformat(sep=" ", timespec="minutes")
+
+
+def _delivery_lines(d: Delivery, labels: dict[int, str]) -> str:
+    """One delivery: status, times, attempts, who, then what it tells (procedure, version, notice), then the
+    last error."""
+    if d.status == "sent":
+        when = f"sent {_when(d.sent_at)}"
+    elif d.status in ("pending", "failed", "sending"):
+        when = f"next attempt {_when(d.next_attempt_at)}"
+    else:
+        when = "given up"
+    head = (
+        f"{d.id:>6} {d.status:<8} created {_when(d.created_at)}  {when}  attempts {d.attempts}  "
+        f"{safe(d.subscriber)} → {safe(d.channel_label)}"
+    )
+    versions = _delivery_versions(d)
+    told = ", ".join(labels.get(v, f"version {v}") for v in versions[:20])
+    more = f", and {len(versions) - 20} more" if len(versions) > 20 else ""
+    what = f"digest due {safe(d.digest_key)}: {told}{more}" if d.digest_key else told
+    error = f"\n         last error: {safe(d.last_error)[:300]}" if d.last_error else ""
+    return f"{head}\n         {what or '—'}{error}"
 
 
 register_views(cli)  # procedures, upcoming, changes, calendar, serve (tracker.commands.views)
