@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from tracker.poll import PollReport
 
 #: every command that only reads what is stored, with the arguments it needs
 READ_ONLY = [
@@ -225,3 +228,97 @@ def test_deliveries_show_times_procedure_notice_and_attempts(tracker_cli, tmp_pa
     assert " pending " in lines[digest] and "next attempt " in lines[digest] and "attempts 0" in lines[digest]
     assert lines[digest + 1].strip().startswith("digest due ")
     assert lines[digest + 1].endswith(": 20-157376 v2 (BOAMP 21-6545), 20-157376 v3 (BOAMP 21-8404)")
+
+
+RECORDS_PATH = "/api/explore/v2.1/catalog/datasets/boamp/records"
+
+
+def _sources(tmp_path: Path, base_url: str, folder: Path) -> None:
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config" / "sources.yaml").write_text(
+        "version: 1\nsources:\n"
+        f"  - name: boamp\n    kind: boamp\n    every: 30m\n    options:\n      base_url: {base_url}\n"
+        "      since: 2026-11-01\n"
+        f"  - name: depot\n    kind: folder\n    every: 1m\n    options:\n      path: {folder}\n"
+    )
+
+
+def _times(line: str) -> list[datetime]:
+    return [datetime.fromisoformat(t) for t in re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d[+-]\d\d:\d\d", line)]
+
+
+@pytest.mark.corpus
+def test_run_says_when_it_polls_next_and_when_it_retries_an_unreachable_source(tracker_cli, tmp_path, monkeypatch):
+    from tests import corpus_path
+    from tests.httpfake import FakeResponse, FakeServer
+    from tracker import cli
+    from tracker.service import Embedded, ReportHook
+
+    class TwoPolls(Embedded):
+        """Stops once each source has been polled once."""
+
+        def run_forever(self, *, on_report: ReportHook | None = None) -> None:
+            seen: set[str] = set()
+
+            def hook(report: PollReport, next_at: datetime) -> None:
+                assert on_report is not None
+                on_report(report, next_at)
+                seen.add(report.name)
+                if len(seen) == 2:
+                    self.stop.set()
+
+            super().run_forever(on_report=hook)
+
+    monkeypatch.setattr(cli, "Embedded", TwoPolls)
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "chain.json").write_bytes(corpus_path(*CHAIN).read_bytes())
+    with FakeServer() as server:
+        server.route(RECORDS_PATH, FakeResponse(404, b"gone"))
+        _sources(tmp_path, server.base_url, folder)
+        started = datetime.now(UTC).replace(second=0, microsecond=0)  # the output says times to the minute
+        result = tracker_cli("run")
+    assert result.exit_code == 0, result.output
+    assert "watching boamp, depot" in result.stderr and "each now, then on its schedule" in result.stderr
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines()}
+    failed, ok = lines["boamp"], lines["depot"]
+    assert "FAILED: " in failed and "404" in failed
+    assert "; retrying at " in failed and failed.endswith("(`tracker ingest PATH` reads local files meanwhile)")
+    (retry,) = _times(failed)
+    assert timedelta(minutes=30) <= retry - started <= timedelta(minutes=31)
+    assert "depot: 1 fetched, 1 new" in ok and "— ok; next poll at " in ok
+    (next_poll,) = _times(ok)
+    assert timedelta(minutes=1) <= next_poll - started <= timedelta(minutes=2)
+
+
+def test_run_once_points_to_ingest_when_a_source_is_unreachable(tracker_cli, tmp_path):
+    from tests.httpfake import FakeResponse, FakeServer
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    with FakeServer() as server:
+        server.route(RECORDS_PATH, FakeResponse(404, b"gone"))
+        _sources(tmp_path, server.base_url, folder)
+        result = tracker_cli("run", "--once")
+    assert "boamp: not polled; `tracker run` tries again on schedule; `tracker ingest PATH` reads" in result.stderr
+
+
+def test_an_open_circuit_breaker_defers_the_next_poll_to_its_end(tmp_path, sqlite_engine):
+    from tracker.config import load_sources
+    from tracker.db import session_scope
+    from tracker.models import SourceState
+    from tracker.service import Embedded
+    from tracker.sources.http import make_client
+
+    _sources(tmp_path, "http://127.0.0.1:9", tmp_path)
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    service = Embedded(sqlite_engine, load_sources(tmp_path / "config"), make_client(), clock=lambda: now)
+    depot = service.sources.get("depot")
+    assert service.next_poll(depot, None) == now
+    assert service.next_poll(depot, now) == now + timedelta(minutes=1)
+    with session_scope(sqlite_engine) as session:  # five failures in a row opened it 3 minutes ago (15 minutes)
+        breaker = {"failures": 5, "opened_at": (now - timedelta(minutes=3)).isoformat()}
+        session.add(SourceState(name="depot", kind="folder", cursor={}, breaker=breaker))
+    assert service.next_poll(depot, None) == now + timedelta(minutes=12)
+    assert service.next_poll(depot, now) == now + timedelta(minutes=12)
+    service.close()

@@ -374,6 +374,19 @@ def _report_line(report: PollReport) -> str:
     return f"{report.name}: {report.fetched} fetched, {len(report.new_ids)} new, {report.steps} step(s) — {state}"
 
 
+_MEANWHILE = "`tracker ingest PATH` reads local files meanwhile"
+
+
+def _watch_line(report: PollReport, next_at: datetime) -> str:
+    """A poll's report with what comes next: the next poll, the retry of a source that could not be reached."""
+    when = _when(next_at)
+    if report.ok:
+        return f"{_report_line(report)}; next poll at {when}"
+    if report.stopped:
+        return f"{_report_line(report)}; the next poll, at {when}, resumes where this one stopped"
+    return f"{_report_line(report)}; retrying at {when} ({_MEANWHILE})"
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="One poll of every configured source, then exit.")
 @pass_ctx
@@ -386,15 +399,23 @@ def run(ctx: Context, once: bool) -> None:
             reports = service.run_once()
             for report in reports:
                 click.echo(_report_line(report))
+            failed = [r.name for r in reports if not r.ok and not r.stopped]
+            if failed:
+                err.print(f"{', '.join(failed)}: not polled; `tracker run` tries again on schedule; {_MEANWHILE}")
             if all(not r.ok for r in reports):
                 sys.exit(1)
             return
         settle_long_lived()  # subscribers and their index live as long as this process
         names = ", ".join(cfg.name for cfg in service.sources.enabled)
-        err.print(f"watching {names} (database {ctx.engine.url.render_as_string(hide_password=True)}); Ctrl-C stops")
+        database = ctx.engine.url.render_as_string(hide_password=True)
+        err.print(f"watching {names} (database {database}): each now, then on its schedule; Ctrl-C stops")
+        for cfg in service.sources.enabled:
+            first = service.next_poll(cfg, None)
+            if first > datetime.now(UTC) + timedelta(seconds=1):
+                err.print(f"{cfg.name}: failing lately (circuit open): first poll at {_when(first)}; {_MEANWHILE}")
 
-        def on_report(report: PollReport) -> None:
-            click.echo(_report_line(report))
+        def on_report(report: PollReport, next_at: datetime) -> None:
+            click.echo(_watch_line(report, next_at))
             if isinstance(service.on_versions, Notifier):
                 service.on_versions.sweep()  # retries and digests that have come due
 

@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from tracker.config import SourceConfig, SourcesConfig
+from tracker.db import session_scope
+from tracker.models import SourceState
 from tracker.pipeline import mark_versions_notified, process_documents, stranded, unnotified
 from tracker.poll import PollReport, budget_of, poll_source
 from tracker.schedule import next_due
+from tracker.sources.http import CircuitBreaker
 
 if TYPE_CHECKING:
     import httpx
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VersionHook = Callable[[list[int]], None]
+#: told of each poll of ``run_forever``: its report, and when that source is polled next
+ReportHook = Callable[[PollReport, datetime], None]
 _RECOVERY_BATCH = 1000
 
 #: after a stop, how long ``run`` waits for the sources' threads to finish what they are doing
@@ -120,30 +125,53 @@ class Embedded:
         self._wait_for([self._thread(one, cfg) for cfg in self.sources.enabled])
         return [reports[cfg.name] for cfg in self.sources.enabled if cfg.name in reports]
 
-    def run_forever(self, *, on_report: Callable[[PollReport], None] | None = None) -> None:
-        """Poll each source when it is due, each in its own thread, until SIGINT/SIGTERM or ``stop`` is set."""
+    def run_forever(self, *, on_report: ReportHook | None = None) -> None:
+        """Poll each source when it is due, each in its own thread, until SIGINT/SIGTERM or ``stop`` is set.
+
+        ``on_report`` receives each poll's report and when that source is polled next (:meth:`next_poll`)."""
         self._install_signals()
         with self.lock:
             self.recover()
         threads = [self._thread(self._watch, cfg, on_report) for cfg in self.sources.enabled]
         self._wait_for(threads)
 
-    def _watch(self, cfg: SourceConfig, on_report: Callable[[PollReport], None] | None) -> None:
+    def _watch(self, cfg: SourceConfig, on_report: ReportHook | None) -> None:
         """One source's schedule: poll when due, report, wait for the next time, until stopped."""
-        due = self.clock()
+        due = self.next_poll(cfg, None)
         while not self.stop.is_set():
             wait = (due - self.clock()).total_seconds()
             if wait > 0:
                 self.stop.wait(min(wait, 60))
                 continue
+            report: PollReport | None = None
             try:
                 report = self.poll(cfg)
-                if on_report is not None and not self.stop.is_set():
-                    with self.lock:
-                        on_report(report)
             except Exception:  # a bug in one source's stages must not end the others' polling
                 log.exception("source %s: poll failed unexpectedly; next poll on schedule", cfg.name)
-            due = next_due(cfg, self.clock())
+            due = self.next_poll(cfg, self.clock())
+            if report is not None and on_report is not None and not self.stop.is_set():
+                try:
+                    with self.lock:
+                        on_report(report, due)
+                except Exception:
+                    log.exception("source %s: reporting the poll failed; next poll on schedule", cfg.name)
+
+    def next_poll(self, cfg: SourceConfig, after: datetime | None) -> datetime:
+        """When ``cfg`` is polled next: now (``after`` None) or its schedule's next time after ``after``, and
+        never while its circuit breaker is open (a poll then would be refused and hold the breaker open)."""
+        due = self.clock() if after is None else next_due(cfg, after)
+        until = self._breaker_until(cfg)
+        while until is not None and due < until:
+            due = next_due(cfg, due)
+        return due
+
+    def _breaker_until(self, cfg: SourceConfig) -> datetime | None:
+        """Until when the source's circuit breaker refuses requests (None when it lets them through)."""
+        with session_scope(self.engine) as session:
+            state = session.get(SourceState, cfg.name)
+            data = dict(state.breaker) if state is not None else {}
+        breaker = CircuitBreaker.from_dict(cfg.name, data)
+        return breaker.opened_at + breaker.cooldown if breaker.opened_at is not None else None
 
     def _thread(self, target: Callable[..., None], *args: object) -> threading.Thread:
         name = args[0].name if args and isinstance(args[0], SourceConfig) else "source"
