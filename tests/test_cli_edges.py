@@ -322,3 +322,23 @@ def test_an_open_circuit_breaker_defers_the_next_poll_to_its_end(tmp_path, sqlit
     assert service.next_poll(depot, None) == now + timedelta(minutes=12)
     assert service.next_poll(depot, now) == now + timedelta(minutes=12)
     service.close()
+
+
+def test_a_calendar_request_makes_one_whole_masked_access_log_line():
+    import logging
+
+    from uvicorn.logging import AccessFormatter
+
+    from tracker.web.app import MaskTokens
+
+    args = (
+        "127.0.0.1:39662",
+        "GET",
+        "/calendar/equipe.ics?token=fe11c74210a2666cd727af9a3e29f11061fe1fb5",
+        "1.1",
+        200,
+    )
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+    assert MaskTokens().filter(record)
+    line = AccessFormatter("%(client_addr)s - %(request_line)s %(status_code)s", use_colors=False).format(record)
+    assert line == "127.0.0.1:39662 - GET /calendar/equipe.ics?token=*** HTTP/1.1 200 OK"

@@ -92,7 +92,9 @@ class MaskTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_tokens(message)
-        if masked != message:
+        if masked != message and isinstance(record.args, tuple) and record.args:  # uvicorn's access formatter
+            record.args = tuple(mask_tokens(a) if isinstance(a, str) else a for a in record.args)  # reads args
+        elif masked != message:
             record.msg, record.args = masked, None
         return True
 
