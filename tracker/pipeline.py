@@ -31,7 +31,7 @@ from tracker.documents import Document
 from tracker.notice import NoticeSnapshot
 from tracker.parse import parse_item, parse_many
 from tracker.parse.base import ParsedItem
-from tracker.search import index_procedures
+from tracker.search import index_procedures, views_of
 from tracker.store import (
     IngestStats,
     documents_by_procedure,
@@ -76,7 +76,8 @@ def version(session: Session, stats: IngestStats, *, now: datetime, nobody_to_no
     notices, stored = versioning_inputs(session, stats.procedures)
     plan = plan_versions(stats.procedures, notices, stored, now=now)
     created, updated, ids = write_versions(session, plan, now=now, notified=nobody_to_notify)
-    index_procedures(session, stats.procedures)  # the views' search rows and deadlines (tracker.search)
+    # the views' search rows and deadlines (tracker.search), from the versions just planned
+    index_procedures(session, stats.procedures, views=views_of(plan, notices))
     stats.versions_created += created
     stats.versions_updated += updated
     stats.version_ids += ids

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlmodel import Session, col
 
 from tracker.documents import Document
@@ -291,14 +291,16 @@ class _Linker:
         return self.real.get(proc, proc)
 
     def prefetch(self, keys: set[tuple[str, str]]) -> None:
-        wanted = sorted(keys)
-        for chunk in _chunks(wanted):
+        # by value alone (ix_identifier_value), the scheme checked here: a row-value IN list plans worse
+        values = sorted({value for _, value in keys})
+        for chunk in _chunks(values):
             stmt = select(
                 col(Identifier.scheme), col(Identifier.value), col(Identifier.procedure_id), col(Identifier.notice_pk)
-            ).where(tuple_(col(Identifier.scheme), col(Identifier.value)).in_(list(chunk)))
+            ).where(col(Identifier.value).in_(list(chunk)))
             for scheme, value, proc, notice_pk in self.session.execute(stmt):
-                self.proc_of[(scheme, value)] = proc
-                self.owner[(scheme, value)] = notice_pk
+                if (scheme, value) in keys:
+                    self.proc_of[(scheme, value)] = proc
+                    self.owner[(scheme, value)] = notice_pk
 
     def procedure_for(self, keys: list[tuple[str, str]], display_id: str) -> int:
         procs = sorted({self.resolve(self.proc_of[k]) for k in keys if k in self.proc_of})
@@ -404,13 +406,15 @@ def _existing_notices(
     session: Session, entries: list[tuple[NoticeSnapshot, int]]
 ) -> tuple[dict[tuple[str, str], int], set[int]]:
     """The pks of notices already stored (re-published), and the procedures they were in."""
-    keys = [(s.source, s.notice_id) for s, _ in entries]
+    keys = {(s.source, s.notice_id) for s, _ in entries}
+    sources = sorted({source for source, _ in keys})
     existing: dict[tuple[str, str], tuple[int, int]] = {}
-    for chunk in _chunks(keys):
+    for chunk in _chunks(sorted({nid for _, nid in keys})):
+        # both columns of uq_notice_source_notice_id as plain IN lists: an index scan, unlike a row-value IN
         stmt = select(col(Notice.source), col(Notice.notice_id), col(Notice.id), col(Notice.procedure_id)).where(
-            tuple_(col(Notice.source), col(Notice.notice_id)).in_(list(chunk))
+            col(Notice.source).in_(sources), col(Notice.notice_id).in_(list(chunk))
         )
-        existing.update({(src, nid): (pk, proc) for src, nid, pk, proc in session.execute(stmt)})
+        existing.update({(src, nid): (pk, proc) for src, nid, pk, proc in session.execute(stmt) if (src, nid) in keys})
     return existing_pks(existing), {proc for _, proc in existing.values()}
 
 
@@ -580,14 +584,15 @@ def _link_and_store(
     # one notice published twice in a batch (a corrected record): the later document wins
     entries = list({(snap.source, snap.notice_id): (snap, doc_id) for snap, doc_id in entries}.values())
     linker = _Linker(session, now)
-    all_keys = {k for snap, _ in entries for part in _keys(snap) for k in part}
+    keys_of = {id(snap): _keys(snap) for snap, _ in entries}  # once per notice: platform keys parse URLs
+    all_keys = {k for own_links in keys_of.values() for part in own_links for k in part}
     linker.prefetch(all_keys)
     existing, left = _existing_notices(session, entries)
     linker.touched |= left
     new_rows: list[tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]]] = []
     refreshed: list[dict[str, Any]] = []
     for snap, doc_id in entries:
-        own, links = _keys(snap)
+        own, links = keys_of[id(snap)]
         proc = linker.procedure_for(own + links, snap.notice_id)
         row = _notice_row(snap, proc, doc_id, now)
         pk = existing.get((snap.source, snap.notice_id))
@@ -618,7 +623,7 @@ def _link_and_store(
         session.connection().execute(stmt, refreshed)
     linker.flush()
     stats.notices += len(entries)
-    stats.linked += sum(1 for snap, _ in entries if any(linker.owner.get(k) for k in _keys(snap)[1]))
+    stats.linked += sum(1 for snap, _ in entries if any(linker.owner.get(k) for k in keys_of[id(snap)][1]))
     stats.procedures |= linker.touched
 
 
