@@ -3,15 +3,22 @@ without their version, are one key, so a procedure is found by any of them."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from sqlalchemy import select
 
 from tests import corpus_path
 from tracker.db import session_scope
+from tracker.documents import Document
 from tracker.history import find_procedure
 from tracker.linking import Buyers, buyers, buyers_of_record, collision_message, is_placeholder, may_merge
+from tracker.models import Notice, Procedure
+from tracker.parse import parse_document
 from tracker.pipeline import ingest_documents
 from tracker.reader import documents_from_file
 from tracker.store import normalise_key
+from tracker.vocabulary import normalize_text
 
 
 @pytest.mark.parametrize(
@@ -103,3 +110,90 @@ def test_collision_message_names_both_notices_and_buyers_inertly() -> None:
     )
     assert "d1a2e651" in message and "da4d46e9" in message and "Rouen Habitat" in message
     assert "HM Land Registry" in message.replace("[2J ", "") and "\x1b" not in message
+
+
+# ---------------------------------------------------------------- ContractFolderID in the linker (corpus)
+
+SDK = "eforms_sdk_examples"
+REAL_PAIRS = [
+    ("cn_24_open.xml", "change-cn_24_open_dates.xml"),
+    ("cn_24_cumbria.xml", "change-cn_24_cumbria_suppliers.xml"),
+    ("cn_24_minimal.xml", "change-cn_24_void.xml"),
+    ("sdk-1.0.0/cn_24_open.xml", "sdk-1.0.0/change-cn_24_open_dates.xml"),
+]
+
+
+def _sdk(*names: str) -> list[Document]:
+    return [doc for name in names for doc in documents_from_file(corpus_path(SDK, name))]
+
+
+def _procedure_of(engine, notice_id: str) -> tuple[int, str | None]:
+    with session_scope(engine) as session:
+        proc_id = session.execute(select(Notice.procedure_id).where(Notice.notice_id == notice_id)).scalar_one()
+        proc = session.get(Procedure, proc_id)
+        assert proc is not None
+        return proc_id, proc.buyer
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("batch_size", [1, 1000], ids=["one by one", "one batch"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["in order", "reversed"])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("cn_24_FRA_comments.xml", "cn_24_nego_accel.xml"), ("cn_81.xml", "cn_81_FRA.xml")],
+    ids=["Rouen Habitat / HM Land Registry", "cn_81 pair"],
+)
+def test_a_shared_contract_folder_id_does_not_merge_other_buyers(
+    engine, caplog, batch_size, reverse, first, second
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tracker.store")
+    ingest_documents(engine, _sdk(*((second, first) if reverse else (first, second))), batch_size=batch_size)
+    (a,), (b,) = (parse_document(doc) for doc in _sdk(first, second))
+    (pa, buyer_a), (pb, buyer_b) = _procedure_of(engine, a.notice_id), _procedure_of(engine, b.notice_id)
+    assert pa != pb and (buyer_a, buyer_b) == (a.buyer, b.buyer)
+    warned = [r.getMessage() for r in caplog.records if "ContractFolderID" in r.getMessage()]
+    assert warned and all(a.notice_id in m and b.notice_id in m for m in warned)
+    assert any(str(a.buyer) in m and str(b.buyer) in m for m in warned)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("reverse", [False, True], ids=["in order", "reversed"])
+@pytest.mark.parametrize("pair", REAL_PAIRS, ids=lambda p: p[0])
+def test_real_pairs_still_merge(engine, pair, reverse) -> None:
+    ingest_documents(engine, _sdk(*(pair[::-1] if reverse else pair)), batch_size=1)
+    snaps = [snap for doc in _sdk(*pair) for snap in parse_document(doc)]
+    assert len({_procedure_of(engine, s.notice_id)[0] for s in snaps}) == 1
+
+
+@pytest.mark.corpus
+def test_the_same_buyer_joins_through_the_contract_folder_id_alone(engine) -> None:
+    # can_24_FRA_comments (an award, no BT-758) names the ContractFolderID and buyer of cn_24_FRA_comments
+    ingest_documents(engine, _sdk("cn_24_FRA_comments.xml", "cn_24_nego_accel.xml"), batch_size=1)
+    ingest_documents(engine, _sdk("can_24_FRA_comments.xml"))
+    (cn,), (can,), (other,) = (
+        parse_document(d) for d in _sdk("cn_24_FRA_comments.xml", "can_24_FRA_comments.xml", "cn_24_nego_accel.xml")
+    )
+    assert _procedure_of(engine, cn.notice_id)[0] == _procedure_of(engine, can.notice_id)[0]
+    assert _procedure_of(engine, other.notice_id)[0] != _procedure_of(engine, cn.notice_id)[0]
+
+
+@pytest.mark.corpus
+def test_every_sdk_example_together_merges_no_unrelated_buyers(engine) -> None:
+    names = sorted(p.relative_to(corpus_path(SDK)).as_posix() for p in corpus_path(SDK).rglob("*.xml"))
+    ingest_documents(engine, _sdk(*(n for n in names if not n.startswith("sdk-1.0.0/"))))
+    with session_scope(engine) as session:
+        rows = session.execute(select(Notice.procedure_id, Notice.record)).all()
+    buyers_of: dict[int, set[str]] = {}
+    for proc, record in rows:
+        buyers_of.setdefault(proc, set()).add(normalize_text(record.get("buyer") or ""))
+    assert all(len(names) == 1 for names in buyers_of.values()), buyers_of
+
+
+@pytest.mark.corpus
+def test_the_ods_eforms_award_keeps_its_link_and_contract_folder_id(engine) -> None:
+    path = corpus_path("boamp_ods_eforms_era", "stage_2025_p001_first_record_24-145775_EFORMS_ATTRIBUTION.json")
+    ingest_documents(engine, documents_from_file(path))
+    with session_scope(engine) as session:
+        proc = find_procedure(session, "24-80009")
+        assert proc is not None and proc.id == _procedure_of(engine, "24-145775")[0]
+        assert find_procedure(session, "7f27ebd4-684d-4892-ba9f-f74705c727a4") == proc

@@ -7,7 +7,10 @@
 2. a document that could not be parsed goes to quarantine with its reason;
 3. each notice joins the procedure found through any of its identifiers or links (procedures meeting
    through a notice are merged); a link to a notice not seen yet is kept as a placeholder identifier, so
-   the original, arriving later, lands in the same procedure;
+   the original, arriving later, lands in the same procedure. A ContractFolderID (``procedure_uuid``) is no
+   proof alone: it joins a procedure only when the buyers agree (``tracker.linking.may_merge``) or another
+   identifier or link (a BT-758 reference) reaches the same procedure; otherwise the notice stays apart,
+   the collision is logged and the ContractFolderID stays the first procedure's;
 4. the procedures touched are returned (``IngestStats.procedures``): the pipeline then plans their versions
    (``tracker.versioning``, pure) and :func:`write_versions` writes the plan. Version rows are keyed by
    notice, updated in place, and never deleted.
@@ -17,6 +20,7 @@ Idempotency is guarded by the unique constraints of ``tracker.models``.
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
 from collections import defaultdict
@@ -29,6 +33,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, text, upd
 from sqlmodel import Session, col
 
 from tracker.documents import Document
+from tracker.linking import FOLDER_SCHEME, Buyers, buyers, collision_message, may_merge
 from tracker.models import Document as DocumentRow
 from tracker.models import Identifier, Notice, Procedure, Quarantine, Version
 from tracker.notice import ChangeDict, NoticeRecord, NoticeSnapshot, snapshot_record
@@ -38,6 +43,8 @@ from tracker.values import clean_text
 
 if TYPE_CHECKING:
     from tracker.versioning import VersionPlan
+
+log = logging.getLogger(__name__)
 
 #: identifier schemes that identify one notice or one procedure, and so may link and merge
 LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub", "consultation"})
@@ -280,6 +287,8 @@ class _Linker:
         self.merged: dict[int, int] = {}
         self.pending: dict[int, str] = {}  # pending procedure id -> display id
         self.real: dict[int, int] = {}  # pending id -> stored id, once created
+        self.buyers: dict[int, Buyers] = {}  # procedure -> the buyers of its notices (stored ones once read)
+        self.read: set[int] = set()  # stored procedures whose notices' buyers were read
 
     def resolve(self, proc: int) -> int:
         path = []
@@ -302,6 +311,48 @@ class _Linker:
                     self.proc_of[(scheme, value)] = proc
                     self.owner[(scheme, value)] = notice_pk
 
+    def prefetch_buyers(self, notices: Iterable[list[tuple[str, str]]]) -> None:
+        """Read, in one query per chunk, the buyers of the stored procedures a notice's ContractFolderID
+        alone (none of its other keys) would join it to."""
+        wanted: set[int] = set()
+        for keys in notices:
+            others = {self.proc_of[k] for k in keys if k[0] != FOLDER_SCHEME and k in self.proc_of}
+            wanted |= {self.proc_of[k] for k in keys if k[0] == FOLDER_SCHEME and k in self.proc_of} - others
+        self._read_buyers(wanted)
+
+    def _read_buyers(self, procs: set[int]) -> None:
+        n = _table(Notice)
+        todo = sorted(p for p in procs if p < _PENDING and p not in self.read)
+        for chunk in _chunks(todo):
+            stmt = select(n.c.procedure_id, n.c.notice_id, n.c.record["buyer"], n.c.record[("extra", "buyer_ids")])
+            for proc, notice_id, name, ids in self.session.execute(stmt.where(n.c.procedure_id.in_(chunk))):
+                found = buyers(name, ids if isinstance(ids, list) else (), notice_id)
+                self.buyers[proc] = self.buyers.get(proc, Buyers()) | found
+        self.read.update(todo)
+
+    def buyers_of(self, proc: int) -> Buyers:
+        self._read_buyers({proc})  # read already, as a rule (prefetch_buyers)
+        return self.buyers.get(proc, Buyers())
+
+    def note_buyers(self, proc: int, found: Buyers) -> None:
+        self.buyers[proc] = self.buyers.get(proc, Buyers()) | found
+
+    def admit(
+        self, own: list[tuple[str, str]], links: list[tuple[str, str]], notice: Buyers, notice_id: str
+    ) -> list[tuple[str, str]]:
+        """``own`` without a ContractFolderID key that would join the notice to a procedure of other buyers
+        that none of its other identifiers or links reaches (each such collision logged)."""
+        others = {self.resolve(self.proc_of[k]) for k in own + links if k[0] != FOLDER_SCHEME and k in self.proc_of}
+        kept = []
+        for key in own:
+            proc = self.resolve(self.proc_of[key]) if key[0] == FOLDER_SCHEME and key in self.proc_of else None
+            if proc is None or proc in others or may_merge(known := self.buyers_of(proc), notice):
+                kept.append(key)
+                continue
+            shown = self.pending.get(proc, f"#{proc}")
+            log.warning("%s", collision_message(key[1], notice_id, notice, shown, known))
+        return kept
+
     def procedure_for(self, keys: list[tuple[str, str]], display_id: str) -> int:
         procs = sorted({self.resolve(self.proc_of[k]) for k in keys if k in self.proc_of})
         if not procs:
@@ -321,6 +372,8 @@ class _Linker:
             self.session.execute(delete(Procedure).where(col(Procedure.id) == other))
         self.merged[other] = into
         self.touched.discard(other)
+        if other in self.buyers:
+            self.note_buyers(into, self.buyers.pop(other))
 
     def claim(self, keys: list[tuple[str, str]], proc: int, notice_pk: int | None) -> None:
         for key in keys:
@@ -587,13 +640,17 @@ def _link_and_store(
     keys_of = {id(snap): _keys(snap) for snap, _ in entries}  # once per notice: platform keys parse URLs
     all_keys = {k for own_links in keys_of.values() for part in own_links for k in part}
     linker.prefetch(all_keys)
+    linker.prefetch_buyers(own + links for own, links in keys_of.values())
     existing, left = _existing_notices(session, entries)
     linker.touched |= left
     new_rows: list[tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]]] = []
     refreshed: list[dict[str, Any]] = []
     for snap, doc_id in entries:
         own, links = keys_of[id(snap)]
+        buyer = buyers(snap.buyer, snap.extra.get("buyer_ids") or (), snap.notice_id)
+        own = linker.admit(own, links, buyer, snap.notice_id)  # a ContractFolderID alone: same buyer only
         proc = linker.procedure_for(own + links, snap.notice_id)
+        linker.note_buyers(proc, buyer)
         row = _notice_row(snap, proc, doc_id, now)
         pk = existing.get((snap.source, snap.notice_id))
         if pk is None:
