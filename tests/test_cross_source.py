@@ -26,8 +26,10 @@ OPEN, CHANGE = "cn_24_open.xml", "change-cn_24_open_dates.xml"
 DEADLINE = "<cbc:EndDate>2020-04-03+01:00</cbc:EndDate>"
 
 
-def body(sdk_file: str, *, deadline: str | None = None) -> str:
+def body(sdk_file: str, *, deadline: str | None = None, notice_id: str | None = None) -> str:
     text = corpus_path("eforms_sdk_examples", sdk_file).read_text(encoding="utf-8")
+    if notice_id is not None:  # another publication (BT-701) of the same procedure
+        text = re.sub(r'(<cbc:ID schemeName="notice-id">)[^<]+', rf"\g<1>{notice_id}", text, count=1)
     if deadline is not None:
         assert DEADLINE in text
         text = text.replace(DEADLINE, f"<cbc:EndDate>{deadline}</cbc:EndDate>")
@@ -138,6 +140,24 @@ def test_a_later_change_still_diffs_against_the_first_copy(engine) -> None:
     ]
     deadline = next(c for c in h["versions"][2]["changes"] if c["field"] == "tender_deadline")
     assert (deadline["old"], deadline["new"]) == ("2020-04-03T12:00+01:00", "2020-06-12T12:00+01:00")
+
+
+@pytest.mark.corpus
+def test_boamp_and_ted_meet_through_contract_folder_id_and_buyer(engine) -> None:
+    """A BOAMP notice of its own (another BT-701) with the TED notice's ContractFolderID and buyer: one procedure,
+    its dates diffed as usual."""
+    other = "0d5e7a38-3c2f-4c1e-9d65-6a1f0e3b2a11"
+    docs = [
+        ted(OPEN),
+        boamp("20-1001", "APPEL_OFFRE", OPEN, "2020-03-05", notice_id=other, deadline="2020-04-10+01:00"),
+    ]
+    ingest_documents(engine, docs, batch_size=1)
+    h = the_history(engine, "c4c415ee-ac08-4465-8fa6-57568cf69462")
+    assert [(v["source"], v["notice_id"]) for v in h["versions"]] == [
+        ("ted", "c4c415ee-ac08-4465-8fa6-57568cf69462"),
+        ("boamp", "20-1001"),
+    ]
+    assert [c["field"] for c in h["versions"][1]["changes"]] == ["tender_deadline"]
 
 
 # ---------------------------------------------------------------- pure: consolidation and change names
