@@ -2,7 +2,8 @@
 
 A PDF from a buyer platform or a notice feed is untrusted: a hostile one (deep object nesting, a page tree of
 millions of pages, a decompression bomb) must be quarantined, never hang or exhaust a worker. Extraction
-(PDFium, through pypdfium2) therefore runs in a child process that this module starts once and reuses (one per parsing process):
+(PDFium, through pypdfium2) therefore runs in a child process that this module starts once and reuses (one
+per parsing process):
 
 * the child lives under an address-space limit (``RLIMIT_AS``, :data:`MEMORY_BYTES`) and a CPU-time limit;
 * each document has a wall-clock budget (:data:`TIMEOUT_SECONDS`): past it the child is killed (a new one is
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import io
 import os
 import select
 import struct
