@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import uuid
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 
+from tracker.codec import pack  # noqa: E402
 from tracker.db import make_engine, upgrade  # noqa: E402
 from tracker.documents import Document  # noqa: E402
 from tracker.notice import snapshot_record  # noqa: E402
@@ -125,7 +125,7 @@ def _floor_rows(batch: list[Document], now: datetime) -> list[tuple[Any, ...]]:
     rows = []
     for item in (parse_item(doc) for doc in batch):
         doc = item.document
-        content = zlib.compress(doc.content, 1)
+        content = pack(doc.content)  # as the store keeps it
         for snap in item.snapshots:
             record = orjson.dumps(snapshot_record(snap)).decode()
             rows.append(

@@ -38,7 +38,7 @@ def _ts() -> Any:
 
 
 class Document(SQLModel, table=True):
-    """A raw document as fetched or read, kept once (zlib-compressed) so any version can be re-derived."""
+    """A raw document as fetched or read, kept once (compressed: ``tracker.codec``) so any version can be rebuilt."""
 
     __tablename__ = "document"
     __table_args__ = (

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlmodel import Session, col
 
+from tracker.codec import pack, unpack
 from tracker.documents import Document
 from tracker.linking import FOLDER_SCHEME, Buyers, buyers, collision_message, may_merge
 from tracker.models import Document as DocumentRow
@@ -174,7 +174,7 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
             "locator": it.document.locator,
             "media_type": it.document.media_type,
             "size": len(it.document.content),
-            "content": zlib.compress(it.document.content, 1),
+            "content": pack(it.document.content),
             "fetched_at": now,
             "processed_at": now,
         }
@@ -701,7 +701,7 @@ def save_documents(session: Session, documents: list[Document], *, now: datetime
             "locator": d.locator,
             "media_type": d.media_type,
             "size": len(d.content),
-            "content": zlib.compress(d.content, 1),
+            "content": pack(d.content),
             "fetched_at": now,
             "processed_at": None,
         }
@@ -718,7 +718,7 @@ def load_document(session: Session, document_id: int) -> tuple[Document, bool] |
     row = session.get(DocumentRow, document_id)
     if row is None:
         return None
-    raw = Document(row.source, row.locator, zlib.decompress(row.content), row.media_type)
+    raw = Document(row.source, row.locator, unpack(row.content), row.media_type)
     return raw, row.processed_at is not None
 
 
@@ -790,7 +790,7 @@ def unprocessed(session: Session, document_ids: list[int]) -> list[tuple[int, Do
     rows = session.execute(
         select(DocumentRow).where(col(DocumentRow.id).in_(document_ids), col(DocumentRow.processed_at).is_(None))
     ).scalars()
-    return [(r.id, Document(r.source, r.locator, zlib.decompress(r.content), r.media_type)) for r in rows]
+    return [(r.id, Document(r.source, r.locator, unpack(r.content), r.media_type)) for r in rows]
 
 
 def versions_of_documents(session: Session, document_ids: list[int]) -> list[int]:
@@ -869,5 +869,5 @@ def load_documents(session: Session, document_ids: Sequence[int]) -> list[tuple[
             col(DocumentRow.media_type),
         ).where(col(DocumentRow.id).in_(chunk))
         for doc_id, source, locator, content, media_type in session.execute(stmt):
-            found[doc_id] = Document(source, locator, zlib.decompress(content), media_type)
+            found[doc_id] = Document(source, locator, unpack(content), media_type)
     return [(doc_id, found[doc_id]) for doc_id in document_ids if doc_id in found]
