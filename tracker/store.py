@@ -91,6 +91,8 @@ class IngestStats:
     procedures: set[int] = field(default_factory=set)
     #: ids of versions created or changed by this batch: the follow-up (fan-out) work
     version_ids: list[int] = field(default_factory=list)
+    #: the records of the notices this call wrote, by notice pk: versioning reads them from here, not back
+    records: dict[int, NoticeRecord] = field(default_factory=dict, repr=False)
 
     def add(self, other: IngestStats) -> None:
         for name in ("documents", "stored", "unchanged", "quarantined", "notices", "linked"):
@@ -492,10 +494,12 @@ def _notice_row(snap: NoticeSnapshot, proc: int, doc_id: int, now: datetime) -> 
 
 
 def versioning_inputs(
-    session: Session, procedure_ids: Iterable[int]
+    session: Session, procedure_ids: Iterable[int], *, records: dict[int, NoticeRecord] | None = None
 ) -> tuple[list[StoredNotice], list[StoredVersion]]:
     """The notices and stored versions of these procedures, locked for the rebuild (PostgreSQL: one rebuild of
-    a procedure at a time; SQLite has one writer)."""
+    a procedure at a time; SQLite has one writer). ``records``: notice records the caller has just written,
+    taken from there instead of read back."""
+    known = records or {}
     procs = sorted(set(procedure_ids))
     for chunk in _chunks(procs):
         session.execute(
@@ -505,11 +509,15 @@ def versioning_inputs(
     versions: list[StoredVersion] = []
     conn, n = session.connection(), _table(Notice)
     for chunk in _chunks(procs):
-        notices += [
-            StoredNotice(pk=pk, procedure_id=proc, record=record)
-            for pk, proc, record in conn.execute(
-                select(n.c.id, n.c.procedure_id, n.c.record).where(n.c.procedure_id.in_(chunk))
+        rows = conn.execute(select(n.c.id, n.c.procedure_id).where(n.c.procedure_id.in_(chunk))).all()
+        missing = [pk for pk, _ in rows if pk not in known]
+        read: dict[int, NoticeRecord] = {}
+        for part in _chunks(missing):
+            read.update(
+                (pk, record) for pk, record in conn.execute(select(n.c.id, n.c.record).where(n.c.id.in_(part)))
             )
+        notices += [
+            StoredNotice(pk=pk, procedure_id=proc, record=known[pk] if pk in known else read[pk]) for pk, proc in rows
         ]
         versions += [
             StoredVersion(
@@ -670,7 +678,11 @@ def _link_and_store(
         for pk, source, notice_id in session.connection().execute(add_notices, [r for r, _, _ in chunk]):
             existing[(source, notice_id)] = pk
     for row, own, _links in new_rows:
-        linker.claim(own, row["procedure_id"], existing[(row["source"], row["notice_id"])])
+        pk = existing[(row["source"], row["notice_id"])]
+        linker.claim(own, row["procedure_id"], pk)
+        stats.records[pk] = row["record"]
+    for row in refreshed:
+        stats.records[row["nid"]] = row["record"]
     if refreshed:
         stmt = (
             update(Notice)
