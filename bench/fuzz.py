@@ -10,6 +10,7 @@ The mutations are those of tests/fuzzing.py (the quick slice of the test suite r
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import random
 import resource
 import sys
@@ -34,19 +35,28 @@ def main() -> int:
     errors: Counter[str] = Counter()
     examples: dict[str, str] = {}
     slowest = (0.0, "")
+    grew, peak_before = (0, ""), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
     for n in range(1, args.inputs + 1):
         seed = rng.choice(pool)
-        state = rng.getstate()
         doc = mutate(seed, rng)
-        outcome = check(doc, timeout=args.timeout)
+        # an input stuck in C code (no Python bytecode runs, so the alarm cannot stop it) is a hang too:
+        # its stack is printed and the run ends
+        faulthandler.dump_traceback_later(args.timeout * 3, exit=True)
+        try:
+            outcome = check(doc, timeout=args.timeout)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if rss - peak_before > grew[0]:
+            grew = (rss - peak_before, f"input {n}, {seed.name} ({len(doc.content)} bytes)")
+        peak_before = rss
         if outcome.seconds > slowest[0]:
             slowest = (outcome.seconds, f"{seed.name} ({len(doc.content)} bytes)")
         if outcome.error is not None:
             key = outcome.error.split(":", 1)[0]
             errors[key] += 1
             examples.setdefault(key, f"{seed.name}: {outcome.error}")
-            del state
         if n % 10_000 == 0:
             print(f"  {n} inputs, {sum(errors.values())} exceptions, {time.monotonic() - started:.0f} s", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -55,7 +65,7 @@ def main() -> int:
     for key, count in errors.most_common():
         print(f"  {count} x {examples[key]}")
     print(f"slowest input: {slowest[0]:.2f} s, {slowest[1]}")
-    print(f"peak memory: {peak:.0f} MB")
+    print(f"peak memory: {peak:.0f} MB (the largest rise, {grew[0] / 1024:.0f} MB: {grew[1] or '-'})")
     print(f"elapsed: {time.monotonic() - started:.0f} s")
     return 1 if errors else 0
 
