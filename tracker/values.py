@@ -192,6 +192,14 @@ MAX_AMOUNT_CHARS = 40
 MAX_AMOUNT = Decimal("1e15")
 
 
+def small_int(text: str | None, *, digits: int = 6) -> int | None:
+    """A count, a number of months, a lot number: digits only, at most ``digits`` of them (a 5,000-digit
+    "duration" is no duration, and ``int`` of it would raise)."""
+    if not text or not text.isdigit() or len(text) > digits:
+        return None
+    return int(text)
+
+
 def parse_amount(value: Any) -> Decimal | None:
     """An amount, or None when there is none or it is no finite amount of a sane size (``NaN``, ``Infinity``,
     ``1e23``, ``1e999999999``, a 5,000-digit integer): bounded by length and magnitude before conversion."""

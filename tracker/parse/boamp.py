@@ -34,6 +34,7 @@ from tracker.values import (
     fixed_offset,
     parse_amount,
     parse_boamp_moment,
+    small_int,
     zone_for_department,
 )
 
@@ -197,9 +198,9 @@ def _duration(node: Any) -> str | None:
     if not isinstance(node, dict):
         return None
     for key, unit in (("DUREE_MOIS", "M"), ("DUREE_JOURS", "D"), ("DUREE_JOUR", "D"), ("DUREE_AN", "Y")):
-        n = text_of(node.get(key))
-        if n and n.isdigit():
-            return f"P{int(n)}{unit}"
+        n = small_int(text_of(node.get(key)))
+        if n is not None:
+            return f"P{n}{unit}"
     return None
 
 
@@ -292,9 +293,9 @@ def _fns_fields(body: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     request = _date_field(dig(body, "procedure", "dateReceptionCandidatures"), zone)
     if request is not None:
         fields["request_deadline"] = request
-    months = text_of(dig(body, "natureMarche", "dureeMois"))
-    if months and months.isdigit():
-        fields["duration"] = f"P{int(months)}M"
+    months = small_int(text_of(dig(body, "natureMarche", "dureeMois")))
+    if months is not None:
+        fields["duration"] = f"P{months}M"
     amount = parse_amount(text_of(dig(body, "natureMarche", "valeurEstimee", "valeur")))
     if amount is not None:
         fields["estimated_value"] = amount
@@ -673,9 +674,10 @@ def parse_dila_api_json(obj: dict[str, Any]) -> NoticeSnapshot:
     Epoch dates are instants: kept as such, written with the buyer's offset at that instant (a first pass
     over the trees finds the buyer's zone, a second converts the dates in it).
     """
-    zone = record_zone({}, _legacy_tree(obj.get("gestion") or {}), _legacy_tree(obj.get("donnees") or {}))
-    gestion = _legacy_tree(obj.get("gestion") or {}, zone=zone)
-    donnees = _legacy_tree(obj.get("donnees") or {}, zone=zone)
+    raw_gestion, raw_donnees = _mapping(obj.get("gestion")), _mapping(obj.get("donnees"))
+    zone = record_zone({}, _mapping(_legacy_tree(raw_gestion)), _mapping(_legacy_tree(raw_donnees)))
+    gestion = _mapping(_legacy_tree(raw_gestion, zone=zone))
+    donnees = _mapping(_legacy_tree(raw_donnees, zone=zone))
     if isinstance(donnees.get("OBJET"), list):
         donnees["OBJET"] = donnees["OBJET"][0] if donnees["OBJET"] else {}
     return snapshot_from_parts({}, gestion, donnees)

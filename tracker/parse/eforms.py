@@ -50,7 +50,7 @@ from tracker.exceptions import ParseError
 from tracker.notice import Amendment, NoticeSnapshot
 from tracker.parse.announced import announced_amendments
 from tracker.parse.xmltree import Keep, xml_to_dict
-from tracker.values import combine_date_time, parse_amount, parse_iso
+from tracker.values import combine_date_time, parse_amount, parse_iso, small_int
 
 _EXT_PATH: Final = ("ext:UBLExtensions", "ext:UBLExtension", "ext:ExtensionContent", "efext:EformsExtension")
 _UUID_VERSION = re.compile(
@@ -300,7 +300,7 @@ def _local(name: str) -> str:
 
 
 def _subtype_number(subtype: str | None) -> int | None:
-    return int(subtype) if subtype and subtype.isdigit() else None
+    return small_int(subtype, digits=3)
 
 
 def _is_award_notice(root: str, subtype: str | None) -> bool:

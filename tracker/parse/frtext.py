@@ -40,7 +40,7 @@ from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from tracker.notice import DATE_FIELDS, Amendment
-from tracker.values import PARIS, fixed_offset, parse_boamp_moment, wall_time
+from tracker.values import PARIS, fixed_offset, parse_boamp_moment, small_int, wall_time
 
 __all__ = [
     "Found",
@@ -948,7 +948,8 @@ def lots_named(text: str | None) -> list[str]:
         return []
     words = _fold(text).strip()
     if words.isdigit():
-        return [str(int(words))]
+        number = small_int(words)
+        return [str(number)] if number is not None else []
     named = lots_in(words) or lots_in(f"lot {words}")
     if named:
         return named

@@ -34,7 +34,7 @@ from tracker.notice import NoticeKind, NoticeSnapshot
 from tracker.parse import frtext
 from tracker.parse.doctext import NUMBER_WORDS, french_number, normalise_clock, plain_lines
 from tracker.parse.notice_text import document_text, published_of
-from tracker.values import PARIS
+from tracker.values import PARIS, small_int
 
 __all__ = ["SOURCE", "RcTextParser", "looks_like_rc", "parse_rc_text", "rc_facts"]
 
@@ -191,7 +191,7 @@ def _validity(folded: str) -> str | None:
     if not match:
         return None
     raw = match.group("n")
-    count = int(raw) if raw.isdigit() else french_number(raw)
+    count = small_int(raw, digits=4) if raw.isdigit() else french_number(raw)
     if not count:
         return None
     return f"P{count}{_UNITS[match.group('unit')[0].lower()]}"

@@ -28,13 +28,20 @@ _AWARD_TYPES: Final = ("can-", "veat")
 _SECTIONS: Final = {"tender_deadline": "BT-131 (TED search)", "request_deadline": "BT-1311 (TED search)"}
 
 
-def _strings(value: Any) -> list[str]:
-    """A field's values as strings: a scalar, a list, or a {language: value(s)} mapping (French first)."""
+_MAX_DEPTH = 6
+
+
+def _strings(value: Any, depth: int = 0) -> list[str]:
+    """A field's values as strings: a scalar, a list, or a {language: value(s)} mapping (French first).
+
+    A search field is at most a list of language mappings of lists: anything nested deeper holds no value."""
+    if depth > _MAX_DEPTH:
+        return []
     if isinstance(value, dict):
         ordered = [value[k] for k in _LANGS if k in value] + [v for k, v in value.items() if k not in _LANGS]
-        return [s for item in ordered for s in _strings(item)]
+        return [s for item in ordered for s in _strings(item, depth + 1)]
     if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
+        return [s for item in value for s in _strings(item, depth + 1)]
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         text = str(value).strip()
         return [text] if text else []
