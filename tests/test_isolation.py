@@ -130,7 +130,10 @@ def test_hostile_record_never_sinks_the_good_ones(engine, tmp_path, name):
             record = session.execute(select(Notice.record).where(Notice.notice_id == "20-999999")).scalar_one()
         text = json.dumps(record)
         assert "\\u0000" not in text and "\\ud800" not in text and "\\u001b" not in text
-        for value in (record["fields"].get("estimated_value"), *(v.get("estimated_value") for v in record["lots"].values())):
+        for value in (
+            record["fields"].get("estimated_value"),
+            *(v.get("estimated_value") for v in record["lots"].values()),
+        ):
             assert value is None or value == 320000
     else:
         assert len(reasons) == 1 and reasons[0]
@@ -246,7 +249,7 @@ def test_loads_bounded_keeps_refused_numbers_as_text():
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 100, 1 << 20])
 def test_split_records_whatever_the_chunks(size):
-    records = [{"a": "x\\\"]}", "b": [1, {"c": "["}]}, "plain", 3, [], {"results": [9]}]
+    records = [{"a": 'x\\"]}', "b": [1, {"c": "["}]}, "plain", 3, [], {"results": [9]}]
     text = json.dumps({"total_count": 5, "results": records, "after": [1]}).encode()
     chunks = [text[i : i + size] for i in range(0, len(text), size)]
     from tracker.parse.jsonrecords import split_records
