@@ -225,6 +225,11 @@ def _xml_text(rng: random.Random) -> str:
     )
 
 
+#: bytes one duplication may add, and the largest mutant (above every parser's own size limit)
+_MAX_COPIED = 4 * 1024 * 1024
+MAX_MUTANT = 48 * 1024 * 1024
+
+
 def mutate_xml(content: bytes, rng: random.Random, *, html: bool = False) -> bytes:
     root = etree.fromstring(content, _HTML if html else _PARSER)
     if root is None:
@@ -237,8 +242,11 @@ def mutate_xml(content: bytes, rng: random.Random, *, html: bool = False) -> byt
         if op == 0:
             el.text = _xml_text(rng)
         elif op == 1 and parent is not None:
-            for _ in range(rng.choice([2, 30, 500])):
-                parent.append(etree.fromstring(etree.tostring(el)))
+            piece = etree.tostring(el)
+            # copies bounded in bytes: repeated duplication of a large element grows without end otherwise, and
+            # the parsers refuse far smaller inputs (what is tested is their refusal, not the mutator's memory)
+            for _ in range(min(rng.choice([2, 30, 500]), max(1, _MAX_COPIED // max(1, len(piece))))):
+                parent.append(etree.fromstring(piece))
         elif op == 2 and parent is not None:
             parent.remove(el)
         elif op == 3:
@@ -278,7 +286,7 @@ def mutate(seed: Seed, rng: random.Random) -> Document:
             content = b"\n".join(lines)
     except (ValueError, etree.LxmlError, RecursionError):
         content = content[: rng.randrange(1, max(2, len(content)))]
-    return replace(doc, content=content, _sha=[])
+    return replace(doc, content=content[:MAX_MUTANT], _sha=[])
 
 
 @dataclass(frozen=True)

@@ -647,7 +647,8 @@ def _legacy_value(key: str, value: Any, zone: ZoneInfo | None) -> Any:
     if isinstance(value, str) and value.startswith("<?xml"):
         return ""  # an empty XML element rendered as an XML string: a chosen option
     epoch_key = key.startswith("date") or key in _EPOCH_KEYS
-    if zone and epoch_key and isinstance(value, int) and not isinstance(value, bool) and value > 10**11:
+    # 1973 to 2286 in milliseconds: a larger "epoch" is no date (and datetime refuses it)
+    if zone and epoch_key and isinstance(value, int) and not isinstance(value, bool) and 10**11 < value < 10**13:
         if key in _EPOCH_DAY_KEYS:
             return datetime.fromtimestamp(value / 1000, tz=PARIS).date().isoformat()
         return fixed_offset(datetime.fromtimestamp(value / 1000, tz=zone)).isoformat()
