@@ -13,6 +13,7 @@ General helpers used by the document parsers (``notice_text``, ``rc``) that the 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,12 +40,17 @@ def plain_lines(text: str) -> list[str]:
         if _RULE.match(raw):
             out.append("")
             continue
-        line = _HEADING_MARK.sub("", raw)
-        line = _MD_LINK.sub(lambda m: m.group(2) if m.group(1) in ("", m.group(2)) else m.group(1), line)
-        line = _ANGLE_URL.sub(r"\1", line)
-        line = _HTML_TAG.sub(" ", line)
-        line = _MARKS.sub("", line)
-        out.append(_SPACES.sub(" ", line).strip())
+        # each mark's pattern runs only on lines holding its character (most lines hold none)
+        line = _HEADING_MARK.sub("", raw) if "#" in raw else raw
+        if "](" in line:
+            line = _MD_LINK.sub(lambda m: m.group(2) if m.group(1) in ("", m.group(2)) else m.group(1), line)
+        if "<" in line:
+            line = _HTML_TAG.sub(" ", _ANGLE_URL.sub(r"\1", line))
+        if "*" in line or "_" in line:
+            line = _MARKS.sub("", line)
+        if "  " in line or "\t" in line or "\u00a0" in line or "\u202f" in line:
+            line = _SPACES.sub(" ", line)
+        out.append(line.strip())
     return out
 
 
@@ -67,6 +73,7 @@ class Entry:
 _PAREN_SPACE: Final = re.compile(r"\s*([()])\s*")
 
 
+@functools.lru_cache(maxsize=8192)
 def label_key(label: str) -> str:
     """A label's comparable form: folded, lower case, single spaces, none around parentheses, no colon."""
     return _PAREN_SPACE.sub(r"\1", " ".join(fold(label).lower().split())).strip(" :")

@@ -115,7 +115,8 @@ def rc_facts(text: str) -> dict[str, Any]:
     joined = normalise_clock("\n".join(lines))
     folded = frtext.fold(joined)
     fields: dict[str, Any] = {}
-    facts: dict[str, Any] = {"fields": fields, "lots": _lots(lines)}
+    folded_lines = frtext.fold("\n".join(lines)).split("\n")  # folding keeps lengths: one pass for all lines
+    facts: dict[str, Any] = {"fields": fields, "lots": _lots(lines, folded_lines)}
     number = _NUMBER.search(folded)
     if number:
         facts["number"] = re.sub(r"\s+", "", joined[number.start("ref") : number.end("ref")]).strip("-.")
@@ -129,7 +130,7 @@ def rc_facts(text: str) -> dict[str, Any]:
     if start is not None:
         fields["start_date"] = start.date() if isinstance(start, datetime) else start
     _max_value(joined, folded, fields, facts)
-    _describe(lines, folded, facts)
+    _describe(lines, folded_lines, folded, facts)
     return facts
 
 
@@ -218,12 +219,12 @@ def _tax(text: str) -> str:
     return "TTC" if text.lower().replace(".", "").replace(" ", "").startswith("tt") else "HT"
 
 
-def _lots(lines: list[str]) -> dict[str, dict[str, Any]]:
+def _lots(lines: list[str], folded_lines: list[str]) -> dict[str, dict[str, Any]]:
     """``LOT 1 : title`` lines (the allotment article), with an amount a lot line states."""
     lots: dict[str, dict[str, Any]] = {}
     amounts: dict[str, Decimal] = {}
-    for line in lines:
-        match = _LOT_LINE.match(frtext.fold(line))
+    for line, folded_line in zip(lines, folded_lines, strict=True):
+        match = _LOT_LINE.match(folded_line)
         if not match:
             continue
         lot = match.group("id")
@@ -238,7 +239,7 @@ def _lots(lines: list[str]) -> dict[str, dict[str, Any]]:
     return lots
 
 
-def _describe(lines: list[str], folded: str, facts: dict[str, Any]) -> None:
+def _describe(lines: list[str], folded_lines: list[str], folded: str, facts: dict[str, Any]) -> None:
     procedure = _PROCEDURE.search(folded)
     if procedure:
         facts["procedure_type"] = "\n".join(lines)[procedure.start("v") : procedure.end("v")].strip()
@@ -246,11 +247,13 @@ def _describe(lines: list[str], folded: str, facts: dict[str, Any]) -> None:
     urls = [f.value for f in frtext.find_urls("\n".join(near))]
     if urls:
         facts["platform_url"] = urls[0]
-    for index, line in enumerate(lines):
-        if "title" not in facts and _TITLE.search(frtext.fold(line)):
+    for index, folded_line in enumerate(folded_lines):
+        if "title" not in facts and _TITLE.search(folded_line):
             facts["title"] = _following(lines, index)
-        if "buyer" not in facts and _BUYER.search(frtext.fold(line)):
+        if "buyer" not in facts and _BUYER.search(folded_line):
             facts["buyer"] = _following(lines, index)
+        if "title" in facts and "buyer" in facts:
+            break
     if "title" not in facts:
         facts["title"] = _cover_title(lines)
 
