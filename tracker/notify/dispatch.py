@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import apprise
 
+from tracker import logs
 from tracker.events import ProcedureInfo, VersionEvent
 from tracker.match import Match
 from tracker.notice import ChangeDict
@@ -205,7 +206,9 @@ def mask_url(url: str) -> str:
     plugin = _instantiate(url)
     if plugin is None:
         return _mask_unloadable(url)
-    return _mask_query(_privacy_url(plugin))
+    # apprise hides what it knows to be secret; the structural mask of the logs hides the rest (a token in a
+    # webhook's path, any query value), since the label is stored and printed
+    return logs.mask_url(_mask_query(_privacy_url(plugin)))
 
 
 def check_url(url: str) -> str | None:

@@ -976,14 +976,24 @@ class HttpSource(Source[HttpOptionsT], Generic[HttpOptionsT]):
         self.destination = Destination(self.destination.trusted, allow)
 
     def get(
-        self, url: str, *, params: QueryParams | None = None, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+        content: bytes | None = None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
+        """A request through this source's guard, limits and retry policy (``max_bytes``: the options' by default)."""
         return get(
             self.client,
             url,
             params=params,
             headers=headers,
-            max_bytes=self.options.max_bytes,
+            method=method,
+            content=content,
+            max_bytes=self.options.max_bytes if max_bytes is None else max_bytes,
             policy=self.policy,
             timeout=self.options.timeout,
             deadline=self.options.deadline,

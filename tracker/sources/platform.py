@@ -33,7 +33,7 @@ from pydantic import Field
 from tracker.exceptions import ParseError, PermanentError, TransientError
 from tracker.parse.platform import OBSERVATION, consultation_key, page_facts, parse_page
 from tracker.sources.base import Cursor, Document, FetchResult, paris_date
-from tracker.sources.http import BlockedDestinationError, HttpOptions, HttpSource, HttpUrlStr, get, redact_url
+from tracker.sources.http import BlockedDestinationError, HttpOptions, HttpSource, HttpUrlStr, redact_url
 
 __all__ = ["PlatformOptions", "PlatformSource"]
 
@@ -149,17 +149,7 @@ class PlatformSource(HttpSource[PlatformOptions]):
     # ------------------------------------------------------------ the DCE
 
     def _download(self, url: str) -> bytes:
-        return get(
-            self.client,
-            url,
-            max_bytes=self.options.max_file_bytes,
-            policy=self.policy,
-            timeout=self.options.timeout,
-            deadline=self.options.deadline,
-            destination=self.destination,
-            sleep=self.sleep,
-            rng=self.rng,
-        ).content
+        return self.get(url, max_bytes=self.options.max_file_bytes).content
 
     def _dce(self, facts: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
         """The DCE's files (listed ones downloaded and hashed, else the archive's members) and the RC."""

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.exceptions import PermanentError
 from tracker.sources.base import Cursor, Document, FetchResult, paris_date
-from tracker.sources.http import HttpOptions, HttpSource, HttpStatusError, HttpUrlStr, get, redact_url
+from tracker.sources.http import HttpOptions, HttpSource, HttpStatusError, HttpUrlStr, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -161,19 +161,11 @@ class TedSource(HttpSource[TedOptions]):
         return FetchResult(documents, _dump(cursor), done=not pending)
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = get(
-            self.client,
+        response = self.get(
             self.search_url,
             method="POST",
             content=orjson.dumps(body),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
-            max_bytes=self.options.max_bytes,
-            policy=self.policy,
-            timeout=self.options.timeout,
-            deadline=self.options.deadline,
-            destination=self.destination,
-            sleep=self.sleep,
-            rng=self.rng,
         )
         try:
             page = orjson.loads(response.content)
