@@ -195,15 +195,7 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str, batch_size: int) 
     engine = ctx.ready_engine()
     notifier = _notifier(ctx)
     total = _count(files)
-    with Progress(
-        TextColumn("ingest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
+    with _progress("ingest") as bar:
         task = bar.add_task("ingest", total=total)
         stats = ingest_documents(
             engine,
@@ -263,6 +255,19 @@ def _summary(stats: IngestStats, *, files: int, bad_files: int) -> int:
     return quarantined
 
 
+def _progress(label: str) -> Progress:
+    """A progress bar on stderr, shown only on a terminal."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
 @cli.command()
 @click.option("--source", help="Only the documents of this source (default: every source).")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
@@ -276,15 +281,7 @@ def reparse(ctx: Context, source: str | None, batch_size: int) -> None:
     """
     engine = ctx.existing_engine()
     notifier = _notifier(ctx)
-    with Progress(
-        TextColumn("reparse"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
+    with _progress("reparse") as bar:
         task = bar.add_task("reparse", total=None)
 
         def show(done: int, total: int) -> None:
