@@ -41,10 +41,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tracker.consolidate import consolidate, snapshot_record  # noqa: E402
-from tracker.events import ProcedureInfo, VersionEvent  # noqa: E402
+from tracker.events import (  # noqa: E402
+    ProcedureInfo,
+    VersionEvent,
+    procedure_info,
+)
 from tracker.match import Match, Matcher, naive_match, settle_long_lived  # noqa: E402
 from tracker.notice import NoticeSnapshot  # noqa: E402
-from tracker.outbox import procedure_info  # noqa: E402
 from tracker.parse import parse_item  # noqa: E402
 from tracker.reader import documents_from_file  # noqa: E402
 from tracker.subscribers import Subscriber  # noqa: E402

@@ -7,6 +7,7 @@ Built by ``tracker.store`` from database rows; consumed by the pure ``tracker.ma
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracker.notice import ChangeDict
 
@@ -46,3 +47,26 @@ class VersionEvent:
     #: the eForms BT-140 reason code (its label is rendered per language), and what the notice says it changed
     reason_code: str | None = None
     descriptions: list[dict[str, str]] = field(default_factory=list)
+
+
+def procedure_info(
+    records: list[dict[str, Any]], state: dict[str, Any], identifiers: list[str], display: str
+) -> ProcedureInfo:
+    """A procedure's matching facets after ``records`` (its notices so far) made ``state``."""
+
+    def union(key: str) -> list[str]:
+        return list(dict.fromkeys(v for rec in records for v in rec.get(key) or []))
+
+    families = [rec.get("family") for rec in records if rec.get("family")]
+    return ProcedureInfo(
+        id=display,
+        identifiers=identifiers,
+        title=state.get("title"),
+        buyer=state.get("buyer"),
+        description=next((rec.get("description") for rec in reversed(records) if rec.get("description")), None),
+        cpv=list(state.get("cpv") or union("cpv")),
+        departments=union("departments"),
+        nuts=union("nuts"),
+        sources=list(dict.fromkeys(rec.get("source", "") for rec in records)),
+        family=families[-1] if families else None,
+    )

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from tracker.db import session_scope
-from tracker.events import ProcedureInfo, VersionEvent
+from tracker.events import VersionEvent, procedure_info
 from tracker.history import correction_change, version_descriptions
 from tracker.match import Match, Matcher
 from tracker.models import Delivery, Identifier, Notice, Procedure, Version
@@ -55,29 +55,6 @@ def backoff(attempts: int) -> timedelta:
 
 
 # ------------------------------------------------------------------ events from the database
-
-
-def procedure_info(
-    records: list[dict[str, Any]], state: dict[str, Any], identifiers: list[str], display: str
-) -> ProcedureInfo:
-    """A procedure's matching facets after ``records`` (its notices so far) made ``state``."""
-
-    def union(key: str) -> list[str]:
-        return list(dict.fromkeys(v for rec in records for v in rec.get(key) or []))
-
-    families = [rec.get("family") for rec in records if rec.get("family")]
-    return ProcedureInfo(
-        id=display,
-        identifiers=identifiers,
-        title=state.get("title"),
-        buyer=state.get("buyer"),
-        description=next((rec.get("description") for rec in reversed(records) if rec.get("description")), None),
-        cpv=list(state.get("cpv") or union("cpv")),
-        departments=union("departments"),
-        nuts=union("nuts"),
-        sources=list(dict.fromkeys(rec.get("source", "") for rec in records)),
-        family=families[-1] if families else None,
-    )
 
 
 def version_event(session: Session, version_id: int) -> VersionEvent | None:

@@ -23,7 +23,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -50,7 +50,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col
 
-from tracker.events import ProcedureInfo
+from tracker.events import ProcedureInfo, procedure_info
 from tracker.history import history
 from tracker.models import AwareDateTime, Identifier, Notice, Procedure, Version
 from tracker.render import change_text
@@ -246,26 +246,10 @@ def _search_row(
 
 
 def _info(records: list[dict[str, Any]], state: dict[str, Any], identifiers: list[str], display: str) -> ProcedureInfo:
-    """The matching facets after every notice, as ``tracker.outbox.procedure_info`` builds them for the
-    notification stage (the description cut to a size an index row can hold)."""
-
-    def union(key: str) -> list[str]:
-        return list(dict.fromkeys(v for rec in records for v in rec.get(key) or []))
-
-    families = [rec.get("family") for rec in records if rec.get("family")]
-    description = next((rec.get("description") for rec in reversed(records) if rec.get("description")), None)
-    return ProcedureInfo(
-        id=display,
-        identifiers=identifiers,
-        title=state.get("title"),
-        buyer=state.get("buyer"),
-        description=description[:_DESCRIPTION_LIMIT] if description else None,
-        cpv=list(state.get("cpv") or union("cpv")),
-        departments=union("departments"),
-        nuts=union("nuts"),
-        sources=list(dict.fromkeys(rec.get("source", "") for rec in records)),
-        family=families[-1] if families else None,
-    )
+    """The matching facets the notification stage uses (``tracker.events.procedure_info``), the description cut
+    to a size an index row can hold."""
+    info = procedure_info(records, state, identifiers, display)
+    return replace(info, description=info.description[:_DESCRIPTION_LIMIT]) if info.description else info
 
 
 def _info_json(info: ProcedureInfo) -> dict[str, Any]:
