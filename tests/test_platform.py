@@ -121,6 +121,30 @@ def atexo_page(
 <table>{rows}</table></body></html>"""
 
 
+def test_page_values_by_id_suffix_in_every_shape_the_markup_allows():
+    """The first element whose id ends with a suffix gives the value, whatever libxml2's id index holds: a
+    duplicated id (the first counts), an id with spaces (not in the index), a value spread over children; the
+    consultation key comes from the first links expression that names one; a listing page gives its files."""
+    page = atexo_page("15/09/2020 12:00", [("RC.pdf", "/dce/RC.pdf"), ("CCTP.pdf", "/dce/CCTP.pdf")])
+    page = page.replace(
+        '<span id="ctl0_CONTENU_PAGE_ctl5_reference">725A131</span>',
+        '<span id="a b_reference"> 725A131 </span><span id="ctl0_CONTENU_PAGE_ctl5_reference">autre</span>',
+    )
+    page = page.replace(
+        '<span id="ctl0_CONTENU_PAGE_ctl5_intitule">',
+        '<span id="ctl0_CONTENU_PAGE_ctl5_intitule"><b>Lot unique :</b>\n ',
+    ).replace("</body>", '<span id="ctl0_CONTENU_PAGE_ctl5_objet">un second objet</span></body>')
+    # a link to another consultation comes first in the page; the form (the page's own address) is read first
+    page = page.replace("<body>", '<body><a href="/?page=x&amp;id=999&amp;orgAcronyme=t5y">une autre</a>')
+    url = "https://marchespublics.ampmetropole.fr/?page=Entreprise.EntrepriseDetailsConsultation"
+    [snap] = parse_item(Document("test", url, page.encode(), "text/html")).snapshots
+    assert snap.extra["reference"] == "725A131"  # the id with spaces, first in the page
+    assert snap.title == "Lot unique : Prestation de levage de bateaux par grue mobile"
+    assert snap.description == "Levage de bateaux des ports de plaisance"  # the first of two equal ids
+    assert snap.identifiers[0] == ("consultation", "marchespublics.ampmetropole.fr|t5y|510120")
+    assert [f["name"] for f in snap.fields["documents"]] == ["CCTP.pdf", "RC.pdf"]
+
+
 def rc_pdf(text: str) -> bytes:
     from tests.test_documents import pdf_of
 

@@ -107,7 +107,7 @@ class _DeadlineRule(BaseModel):
 class _ConsultationRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    links: str
+    links: str | list[str]
     id_params: list[str]
     org_params: list[str]
     path: str | None = None
@@ -161,13 +161,13 @@ class PlatformRules:
         self.platform = spec.platform
         self.zone = ZoneInfo(spec.zone)
         self.detect = [lxml.etree.XPath(rule.expression()) for rule in spec.detect if not rule.id_endswith]
-        suffixes = [re.escape(rule.id_endswith) for rule in spec.detect if rule.id_endswith]
-        self.detect_ids = re.compile(f"(?:{'|'.join(suffixes)})$", re.MULTILINE) if suffixes else None
+        self.detect_suffixes = tuple(rule.id_endswith for rule in spec.detect if rule.id_endswith)
         self.fields = {
             name: lxml.etree.XPath(rule.expression()) for name, rule in spec.fields.items() if not rule.id_endswith
         }
         self.suffixes = {name: rule.id_endswith for name, rule in spec.fields.items() if rule.id_endswith}
-        self.links = lxml.etree.XPath(spec.consultation.links)
+        links = spec.consultation.links
+        self.links = [lxml.etree.XPath(xp) for xp in ([links] if isinstance(links, str) else links)]
         self.path = re.compile(spec.consultation.path) if spec.consultation.path else None
         when = spec.deadline_field.request_deadline_when
         self.request_when = re.compile(when) if when else None
@@ -180,7 +180,7 @@ class PlatformRules:
         self.rc_name = re.compile(spec.rc.name) if spec.rc else None
 
     def matches(self, tree: Any) -> bool:
-        if self.detect_ids is not None and self.detect_ids.search(_ids_text(tree)):
+        if self.detect_suffixes and any(ident.endswith(self.detect_suffixes) for ident in _ids(tree)):
             return True
         return any(_found(xp(tree)) for xp in self.detect)
 
@@ -265,42 +265,38 @@ def _text(result: Any) -> str | None:
     return None if text in ("", "-") else text
 
 
-_WITH_ID = lxml.etree.XPath("//*[@id]")
-_IDS: list[tuple[Any, list[tuple[str, Any]], str]] = []
+_ID_VALUES = lxml.etree.XPath("//@id", smart_strings=False)
+_BY_IDS = lxml.etree.XPath("id($ids)")  # libxml2's index of the document's ids: the first element of each
+_BY_ID = lxml.etree.XPath("(//*[@id = $id])[1]")
+_IDS: list[tuple[Any, list[str]]] = []
 
 
-def _ids_of(tree: Any) -> list[tuple[str, Any]]:
-    """The page's elements that have an id, found by libxml2 once per page (detection and fields share them)."""
-    return _ids(tree)[1]
-
-
-def _ids_text(tree: Any) -> str:
-    """The page's ids, one a line: what detection searches."""
-    return _ids(tree)[2]
-
-
-def _ids(tree: Any) -> tuple[Any, list[tuple[str, Any]], str]:
+def _ids(tree: Any) -> list[str]:
+    """The page's ``id`` values, read by libxml2 once per page (detection and fields share them)."""
     if not _IDS or _IDS[0][0] is not tree:
-        found = [(str(el.get("id")), el) for el in _WITH_ID(tree) if el.get("id")]
-        _IDS[:] = [(tree, found, "\n".join(ident.replace("\n", " ") for ident, _ in found))]
-    return _IDS[0]
+        _IDS[:] = [(tree, [value for value in _ID_VALUES(tree) if value])]
+    return _IDS[0][1]
 
 
 def _by_id_suffix(tree: Any, suffixes: dict[str, str]) -> dict[str, str | None]:
-    """The text of the first element whose id ends with each suffix: a search of the page's ids, one a line."""
-    ids = _ids_of(tree)
-    text = _ids_text(tree)
+    """The text of the first element whose id ends with each suffix. The ids are searched as strings; the
+    elements of those found are then taken from libxml2's id index in one call."""
+    every = tuple(suffixes.values())
+    wanted: dict[str, str] = {}
+    for ident in _ids(tree) if every else ():
+        if ident.endswith(every):
+            for name, suffix in suffixes.items():
+                if name not in wanted and ident.endswith(suffix):
+                    wanted[name] = ident
+    plain = {i for i in wanted.values() if i.split() == [i]}
+    elements = {el.get("id"): el for el in _BY_IDS(tree, ids=" ".join(sorted(plain)))} if plain else {}
     found: dict[str, str | None] = dict.fromkeys(suffixes)
-    for name, suffix in suffixes.items():
-        match = _suffix_pattern(suffix).search(text)
-        if match is not None:
-            found[name] = _text(ids[text.count("\n", 0, match.start())][1])
+    for name, ident in wanted.items():
+        element = elements.get(ident)
+        if element is None:  # an id with spaces, or one libxml2 did not index
+            element = next(iter(_BY_ID(tree, id=ident)), None)
+        found[name] = _text(element) if element is not None else None
     return found
-
-
-@functools.cache
-def _suffix_pattern(suffix: str) -> re.Pattern[str]:
-    return re.compile(f"{re.escape(suffix)}$", re.MULTILINE)
 
 
 def rules_for(tree: Any) -> PlatformRules | None:
@@ -339,14 +335,19 @@ def _key_by(rules: PlatformRules, url: str) -> str | None:
     return f"{host}|{org.strip().lower()}|{ident.strip()}"
 
 
-def page_facts(content: bytes, *, url: str | None = None) -> dict[str, Any]:
-    """What a consultation page shows, by its platform's rules: values, identity, DCE files, archive, RC."""
+_TITLE = lxml.etree.XPath("string(/html/head/title)")
+_ANY_TITLE = lxml.etree.XPath("string(//title)")
+
+
+def page_facts(content: bytes, *, url: str | None = None, files: bool = True, archive: bool = True) -> dict[str, Any]:
+    """What a consultation page shows, by its platform's rules: values, identity, and unless told not to (a
+    parser that has them already, or has no use for them), the DCE's listed files and its archive's URL."""
     tree = parse_page(content)
     rules = rules_for(tree)
     if rules is None:
         raise ParseError("not a consultation page of a known platform (config/platforms/*.yaml)")
     values = {name: _text(xp(tree)) for name, xp in rules.fields.items()} | _by_id_suffix(tree, rules.suffixes)
-    title = _text(tree.xpath("string(//title)")) or ""
+    title = _text(_TITLE(tree)) or _text(_ANY_TITLE(tree)) or ""
     host = urlsplit(url).hostname if url and url.startswith("http") else None
     source, default_host = rules.source_for(title, host)
     base = url if host else (f"https://{default_host}/" if default_host else None)
@@ -355,18 +356,20 @@ def page_facts(content: bytes, *, url: str | None = None) -> dict[str, Any]:
         "values": {k: v for k, v in values.items() if v},
         "source": source,
         "key": _page_key(rules, tree, base),
-        "files": _listed_files(rules, tree, base),
-        "archive": _archive_url(rules, tree, base),
+        "files": _listed_files(rules, tree, base) if files else [],
+        "archive": _archive_url(rules, tree, base) if archive else None,
     }
 
 
 def _page_key(rules: PlatformRules, tree: Any, base: str | None) -> str | None:
-    for link in rules.links(tree):
-        text = link if isinstance(link, str) else (link.text_content() if hasattr(link, "text_content") else "")
-        for candidate in _urls_in(str(text)):
-            key = _key_by(rules, urljoin(base, candidate) if base else candidate)
-            if key:
-                return key
+    """The consultation's key, from the first link of the first ``links`` expression that names one."""
+    for links in rules.links:
+        for link in links(tree):
+            text = link if isinstance(link, str) else (link.text_content() if hasattr(link, "text_content") else "")
+            for candidate in _urls_in(str(text)):
+                key = _key_by(rules, urljoin(base, candidate) if base else candidate)
+                if key:
+                    return key
     return None
 
 
@@ -509,7 +512,7 @@ class PlatformPageParser:
 
     def parse(self, document: Document) -> list[NoticeSnapshot]:
         url = document.locator if document.locator.startswith(("http://", "https://")) else None
-        facts = page_facts(document.content, url=url)
+        facts = page_facts(document.content, url=url, archive=False)  # the archive is the source's to fetch
         files = facts["files"] or None
         return [snapshot_of(facts, published=published_of(document), files=files, url=url, digest=document.sha256)]
 
@@ -530,7 +533,8 @@ class PlatformObservationParser:
         if not isinstance(seen, dict) or not isinstance(seen.get("page"), str):
             raise ParseError("platform observation: no page")
         observed = parse_iso(str(seen.get("observed") or ""), naive_zone=None)
-        facts = page_facts(seen["page"].encode(), url=seen.get("url"))
+        # the files are the observation's (what the source listed and hashed), not the page's listing
+        facts = page_facts(seen["page"].encode(), url=seen.get("url"), files=False, archive=False)
         facts["source"] = document.source or facts["source"]  # the configured source that watched the page
         files = seen.get("files")
         return [
