@@ -363,3 +363,68 @@ def test_notice_and_platform_page_make_one_timeline(engine):
     assert [(c["field"], c["old"], c["new"]) for c in v2] == [
         ("tender_deadline", "2026-02-24T12:00+01:00", "2026-03-03T12:00+01:00")
     ]
+
+
+# ---------------------------------------------------------------- the buyer's internal reference
+
+
+def saved_page(reference: str, entity: str, deadline: str = "03/03/2026 12:00", **shown: str) -> Document:
+    """A consultation page saved without its address: its relative links name no host, so only its Référence
+    (and its buyer) can tell which procedure it shows."""
+    page = atexo_page(deadline, [], **shown).replace(">725A131<", f">{reference}<")
+    page = page.replace("Métropole Aix-Marseille-Provence", entity)
+    return Document("docs", f"page-{reference}-{len(entity)}.html", page.encode(), "text/html")
+
+
+def procedure_count(engine) -> int:
+    from sqlmodel import func, select
+
+    from tracker.models import Procedure
+
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(Procedure)).one()
+
+
+def test_the_buyers_internal_reference_links_a_page_to_its_notice_when_the_buyers_agree(engine):
+    """Seed 000 states "Identifiant interne : 73250233"; a platform page showing that Référence for the same
+    buyer joins its history; the same Référence shown by another buyer's page stays apart."""
+    text = seeds_path("000_ebd4ca7beefc5e73.txt").read_text(encoding="utf-8")
+    notice = Document("docs", "000.txt", text.encode(), "text/plain")
+    shown = {"title": "Mise en œuvre d'un Centre des Opérations de Sécurité externalisé unifié", "cpv": "72212730"}
+    same = saved_page("73250233", "Métropole Aix-Marseille-Provence", **shown)
+    other = saved_page("73250233", "Commune de Lens", **shown)
+    stats = ingest_documents(engine, [notice, same, other])
+    assert stats.quarantined == 0
+    assert procedure_count(engine) == 2
+    with Session(engine) as session:
+        data = history(session, find_procedure(session, "26-15766"))
+    assert [v["source"] for v in data["versions"]] == ["boamp_pdf", "atexo_mpe"]
+    assert [(c["field"], c["old"], c["new"]) for c in data["versions"][1]["changes"]] == [
+        ("tender_deadline", "2026-02-24T12:00+01:00", "2026-03-03T12:00+01:00")
+    ]
+
+
+def test_a_relaunch_keeping_its_reference_is_a_new_procedure(engine):
+    """Seed 001 republished as a new notice (another idweb, procedure and notice id) keeps "Identifiant interne
+    : 26-012", as a buyer relaunching an unsuccessful procedure often does: a new procedure, not a change of the
+    first. A page of that reference for that buyer still joins a history (the first to claim the reference)."""
+    text = seeds_path("001_886e258503820caa.txt").read_text(encoding="utf-8")
+    relaunch = (
+        text.replace("26-16132", "26-19999")
+        .replace("9798e130-9b51-4f15-9d65-b29e1c9868de", "11111111-2222-4333-8444-555555555555")
+        .replace("a1baf7ae-6ed0-4f40-afdf-653a62b90470", "66666666-7777-4888-9999-aaaaaaaaaaaa")
+    )
+    docs = [
+        Document("docs", "001.txt", text.encode(), "text/plain"),
+        Document("docs", "001-relance.txt", relaunch.encode(), "text/plain"),
+    ]
+    assert ingest_documents(engine, docs).quarantined == 0
+    assert procedure_count(engine) == 2
+    page = saved_page("26-012", "CAP Territoires (60)", deadline="30/03/2026 16:00")
+    assert ingest_documents(engine, [page]).quarantined == 0
+    assert procedure_count(engine) == 2
+    with Session(engine) as session:
+        first = history(session, find_procedure(session, "26-16132"))
+        second = history(session, find_procedure(session, "26-19999"))
+    assert [v["source"] for v in first["versions"]] == ["boamp_pdf", "atexo_mpe"]
+    assert [v["source"] for v in second["versions"]] == ["boamp_pdf"]

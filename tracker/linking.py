@@ -5,8 +5,10 @@ nothing makes it unique across buyers, and unrelated notices do share one (the S
 and HM Land Registry the same). So a ContractFolderID links a notice to a procedure only when the buyer agrees
 (:func:`may_merge`): an organisation identifier (BT-501) or a name, compared case- and accent-insensitively.
 A BT-758 reference (or any other identifier of the procedure) confirms a link on its own; that decision is the
-linker's (``tracker.store``). Identifiers that say nothing ("not available", "xyz", "n/a", empty) never count
-as agreement (:func:`is_placeholder`).
+linker's (``tracker.store``). A buyer's internal reference (scheme ``buyer_ref``: BT-22, BOAMP's reference, a
+platform's "Référence", an RC's consultation number) is guarded the same way: buyers reuse short references, so
+it joins a notice to a procedure only when the buyers agree. Identifiers that say nothing ("not available",
+"xyz", "n/a", empty) never count as agreement (:func:`is_placeholder`), and such a reference links nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from typing import Any, Final
 from tracker.terminal import inert
 from tracker.vocabulary import normalize_text
 
-#: the scheme whose keys link only when the buyers agree
+#: the eForms ContractFolderID: links only when the buyers agree
 FOLDER_SCHEME: Final = "procedure_uuid"
+#: the buyer's internal reference (BT-22, BOAMP ``REF_MARCHE``/``identifiantInterne``, a platform's "Référence",
+#: an RC's consultation number): links only when the buyers agree, and never to a relaunch (``tracker.store``)
+REFERENCE_SCHEME: Final = "buyer_ref"
+#: the schemes whose keys link only when the buyers agree
+GUARDED_SCHEMES: Final = frozenset({FOLDER_SCHEME, REFERENCE_SCHEME})
 
 #: values, once folded (letters and digits only), that identify no organisation
 _PLACEHOLDERS: Final = frozenset(

@@ -33,7 +33,15 @@ from sqlmodel import Session, col
 
 from tracker.codec import pack, unpack
 from tracker.documents import Document
-from tracker.linking import FOLDER_SCHEME, Buyers, buyers, collision_message, may_merge
+from tracker.linking import (
+    GUARDED_SCHEMES,
+    REFERENCE_SCHEME,
+    Buyers,
+    buyers,
+    collision_message,
+    is_placeholder,
+    may_merge,
+)
 from tracker.models import Document as DocumentRow
 from tracker.models import Identifier, Notice, Procedure, Quarantine, Version
 from tracker.notice import ChangeDict, NoticeRecord, NoticeSnapshot, snapshot_record
@@ -47,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: identifier schemes that identify one notice or one procedure, and so may link and merge
-LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub", "consultation"})
+LINKING_SCHEMES = frozenset({"idweb", "notice_id", "procedure_uuid", "ted_pub", "consultation", "buyer_ref"})
 _CHUNK = 500
 #: pending procedure ids (not stored yet) start here, above any stored id
 _PENDING = 1 << 62
@@ -114,6 +122,8 @@ def normalise_key(scheme: str, value: str) -> tuple[str, str]:
     """One spelling per identifier: UUIDs lower-case, a notice id without its version, a TED publication
     number unpadded (``00041387-2024`` and ``2024/S 015-041387`` are ``41387-2024``)."""
     value = value.strip()
+    if scheme == REFERENCE_SCHEME:  # spaces collapsed, the case kept (it is shown as the buyer wrote it)
+        value = " ".join(value.split())
     if scheme in ("procedure_uuid", "notice_id"):
         value = value.lower()
     if scheme == "notice_id" and (m := _UUID_VERSION.match(value)):
@@ -291,6 +301,7 @@ class _Linker:
         self.real: dict[int, int] = {}  # pending id -> stored id, once created
         self.buyers: dict[int, Buyers] = {}  # procedure -> the buyers of its notices (stored ones once read)
         self.read: set[int] = set()  # stored procedures whose notices' buyers were read
+        self.sources: dict[int, set[str]] = {}  # procedure -> the sources of its notices (read with the buyers)
 
     def resolve(self, proc: int) -> int:
         path = []
@@ -318,41 +329,60 @@ class _Linker:
         alone (none of its other keys) would join it to."""
         wanted: set[int] = set()
         for keys in notices:
-            others = {self.proc_of[k] for k in keys if k[0] != FOLDER_SCHEME and k in self.proc_of}
-            wanted |= {self.proc_of[k] for k in keys if k[0] == FOLDER_SCHEME and k in self.proc_of} - others
+            others = {self.proc_of[k] for k in keys if k[0] not in GUARDED_SCHEMES and k in self.proc_of}
+            wanted |= {self.proc_of[k] for k in keys if k[0] in GUARDED_SCHEMES and k in self.proc_of} - others
         self._read_buyers(wanted)
 
     def _read_buyers(self, procs: set[int]) -> None:
         n = _table(Notice)
         todo = sorted(p for p in procs if p < _PENDING and p not in self.read)
         for chunk in _chunks(todo):
-            stmt = select(n.c.procedure_id, n.c.notice_id, n.c.record["buyer"], n.c.record[("extra", "buyer_ids")])
-            for proc, notice_id, name, ids in self.session.execute(stmt.where(n.c.procedure_id.in_(chunk))):
+            stmt = select(
+                n.c.procedure_id, n.c.source, n.c.notice_id, n.c.record["buyer"], n.c.record[("extra", "buyer_ids")]
+            )
+            for proc, source, notice_id, name, ids in self.session.execute(stmt.where(n.c.procedure_id.in_(chunk))):
                 found = buyers(name, ids if isinstance(ids, list) else (), notice_id)
-                self.buyers[proc] = self.buyers.get(proc, Buyers()) | found
+                self.note_buyers(proc, found, source)
         self.read.update(todo)
 
     def buyers_of(self, proc: int) -> Buyers:
         self._read_buyers({proc})  # read already, as a rule (prefetch_buyers)
         return self.buyers.get(proc, Buyers())
 
-    def note_buyers(self, proc: int, found: Buyers) -> None:
+    def note_buyers(self, proc: int, found: Buyers, source: str | None = None) -> None:
         self.buyers[proc] = self.buyers.get(proc, Buyers()) | found
+        if source:
+            self.sources.setdefault(proc, set()).add(source)
 
     def admit(
-        self, own: list[tuple[str, str]], links: list[tuple[str, str]], notice: Buyers, notice_id: str
+        self, own: list[tuple[str, str]], links: list[tuple[str, str]], notice: Buyers, snap: NoticeSnapshot
     ) -> list[tuple[str, str]]:
-        """``own`` without a ContractFolderID key that would join the notice to a procedure of other buyers
-        that none of its other identifiers or links reaches (each such collision logged)."""
-        others = {self.resolve(self.proc_of[k]) for k in own + links if k[0] != FOLDER_SCHEME and k in self.proc_of}
+        """``own`` without a guarded key (a ContractFolderID, a buyer's internal reference) that would join the
+        notice to a procedure none of its other identifiers or links reaches, unless the buyers agree. A
+        ContractFolderID collision is logged. An internal reference also never joins a procedure that already
+        has a notice of this source when the notice identifies itself otherwise: a buyer relaunching a procedure
+        after it was declared unsuccessful often keeps its reference, and that is a new procedure."""
+        others = {
+            self.resolve(self.proc_of[k]) for k in own + links if k[0] not in GUARDED_SCHEMES and k in self.proc_of
+        }
+        identified = any(k[0] not in GUARDED_SCHEMES for k in own)
         kept = []
         for key in own:
-            proc = self.resolve(self.proc_of[key]) if key[0] == FOLDER_SCHEME and key in self.proc_of else None
-            if proc is None or proc in others or may_merge(known := self.buyers_of(proc), notice):
+            proc = self.resolve(self.proc_of[key]) if key[0] in GUARDED_SCHEMES and key in self.proc_of else None
+            if proc is None or proc in others:
+                kept.append(key)
+                continue
+            known = self.buyers_of(proc)
+            if key[0] == REFERENCE_SCHEME:
+                relaunch = identified and snap.source in self.sources.get(proc, ())
+                if may_merge(known, notice) and not relaunch:
+                    kept.append(key)
+                continue
+            if may_merge(known, notice):
                 kept.append(key)
                 continue
             shown = self.pending.get(proc, f"#{proc}")
-            log.warning("%s", collision_message(key[1], notice_id, notice, shown, known))
+            log.warning("%s", collision_message(key[1], snap.notice_id, notice, shown, known))
         return kept
 
     def procedure_for(self, keys: list[tuple[str, str]], display_id: str) -> int:
@@ -440,7 +470,11 @@ class _Linker:
 
 
 def _keys(snap: NoticeSnapshot) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    own = [normalise_key(s, v) for s, v in snap.identifiers if s in LINKING_SCHEMES] + _platform_keys(snap)
+    own = [
+        normalise_key(s, v)
+        for s, v in snap.identifiers
+        if s in LINKING_SCHEMES and not (s == REFERENCE_SCHEME and is_placeholder(v))
+    ] + _platform_keys(snap)
     links = [normalise_key(s, v) for s, v in snap.links if s in LINKING_SCHEMES]
     return list(dict.fromkeys(own)), [k for k in dict.fromkeys(links) if k not in own]
 
@@ -656,9 +690,9 @@ def _link_and_store(
     for snap, doc_id in entries:
         own, links = keys_of[id(snap)]
         buyer = buyers(snap.buyer, snap.extra.get("buyer_ids") or (), snap.notice_id)
-        own = linker.admit(own, links, buyer, snap.notice_id)  # a ContractFolderID alone: same buyer only
+        own = linker.admit(own, links, buyer, snap)  # a ContractFolderID or a reference alone: same buyer only
         proc = linker.procedure_for(own + links, snap.notice_id)
-        linker.note_buyers(proc, buyer)
+        linker.note_buyers(proc, buyer, snap.source)
         row = _notice_row(snap, proc, doc_id, now)
         pk = existing.get((snap.source, snap.notice_id))
         if pk is None:

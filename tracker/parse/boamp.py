@@ -342,6 +342,7 @@ def _snapshot_325(
         ref = text_of(dig(body, "communication", "identifiantInterne"))
         if ref:
             snap.extra["buyer_ref"] = ref
+            snap.identifiers.append(("buyer_ref", ref))
     elif kind_body == "attribution":
         text = text_of(body.get("attributionMarche"))
         snap.extra["award_text"] = text
@@ -520,6 +521,7 @@ def _apply_v230(donnees: dict[str, Any], snap: NoticeSnapshot, zone: ZoneInfo) -
     )
     if ref:
         snap.extra["buyer_ref"] = ref
+        snap.identifiers.append(("buyer_ref", ref))
     if snap.kind == "rectificatif" or isinstance(donnees.get("RECTIF"), dict):
         snap.restatement = False
         snap.amendments = statements.rectif_amendments(donnees, zone=zone)
