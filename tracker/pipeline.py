@@ -10,13 +10,15 @@ workers call the same stage functions one document at a time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import logging
 import multiprocessing
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -26,7 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from tracker.db import session_scope
+from tracker.db import refresh_statistics, session_scope
 from tracker.documents import Document
 from tracker.notice import NoticeSnapshot
 from tracker.parse import parse_item, parse_many
@@ -148,6 +150,26 @@ def _assemble(
     return out + [item for item in batch if isinstance(item, ParsedItem)]
 
 
+#: statistics are refreshed when an ingest has stored this many documents, then each time the count doubles
+ANALYZE_FROM = 1000
+
+#: the cyclic garbage collector's first threshold while an ingest runs (Python's default is 700). A batch
+#: allocates hundreds of thousands of containers (records, rows, changes) that live until it is stored and are
+#: then freed by reference counting; collecting every 700 allocations walks them again and again for nothing
+#: (6–12 % of a 10,000-record ingest). Cycles are still collected, less often.
+INGEST_GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Generator[None, None, None]:
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], INGEST_GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def _default_parse_workers() -> int:
     configured = os.environ.get("TRACKER_PARSE_WORKERS", "").strip()
     if configured.isdigit():
@@ -174,14 +196,20 @@ def ingest_documents(
     """
     workers = parse_workers if parse_workers is not None else _default_parse_workers()
     total = IngestStats()
-    for batch, parsed in _parsed_batches(engine, documents, batch_size, workers):
-        at = now()
-        stats = store_isolated(engine, parsed, functools.partial(_store, at=at, nobody_to_notify=on_versions is None))
-        total.add(stats)
-        if on_versions is not None and stats.version_ids:
-            on_versions(stats.version_ids)
-        if progress is not None:
-            progress(len(batch))
+    analyzed_at = ANALYZE_FROM
+    with _fewer_collections():
+        for batch, parsed in _parsed_batches(engine, documents, batch_size, workers):
+            at = now()
+            store = functools.partial(_store, at=at, nobody_to_notify=on_versions is None)
+            stats = store_isolated(engine, parsed, store)
+            total.add(stats)
+            if total.stored >= analyzed_at:  # 1,000, 2,000, 4,000… notices: a few ANALYZE for any size
+                refresh_statistics(engine)
+                analyzed_at = 2 * total.stored
+            if on_versions is not None and stats.version_ids:
+                on_versions(stats.version_ids)
+            if progress is not None:
+                progress(len(batch))
     return total
 
 

@@ -50,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col
 
+from tracker.db import bulk_insert
 from tracker.events import ProcedureInfo, procedure_info
 from tracker.history import history
 from tracker.models import AwareDateTime, Identifier, Notice, Procedure, Version
@@ -212,10 +213,9 @@ def _write_views(db: Executor, views: list[ProcedureView]) -> None:
             _search_row(view.procedure_id, view.display_id, view.title, view.buyer, view.identifiers, view.rows)
         )
         deadline_rows += _deadline_rows(view.procedure_id, view.rows)
-    if search_rows:
-        db.execute(insert(SEARCH), search_rows)
-    if deadline_rows:
-        db.execute(insert(DEADLINES), deadline_rows)
+    conn = db.connection() if isinstance(db, Session) else db
+    bulk_insert(conn, SEARCH, search_rows)
+    bulk_insert(conn, DEADLINES, deadline_rows)
 
 
 def _search_row(

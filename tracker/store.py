@@ -32,6 +32,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, text, upd
 from sqlmodel import Session, col
 
 from tracker.codec import pack, unpack
+from tracker.db import bulk_insert
 from tracker.documents import Document
 from tracker.linking import (
     GUARDED_SCHEMES,
@@ -159,7 +160,7 @@ def pg_insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]
             {"n": len(rows)},
         ).scalars()
     )
-    conn.execute(insert(table), [dict(row, id=pk) for row, pk in zip(rows, ids, strict=True)])
+    bulk_insert(conn, table, [dict(row, id=pk) for row, pk in zip(rows, ids, strict=True)])
     return ids
 
 
@@ -457,7 +458,7 @@ class _Linker:
             if len(s) <= 20 and len(v) <= 120  # the columns' lengths: a longer key identifies nothing
         ]
         for chunk in _chunks(rows, 1000):
-            self.session.connection().execute(insert(_table(Identifier)), list(chunk))
+            bulk_insert(self.session.connection(), _table(Identifier), chunk)
         if self.claimed:
             stmt = (
                 update(Identifier)

@@ -38,7 +38,8 @@ CHANGE_NAMES: Final[tuple[str, ...]] = get_args(ChangeName)
 
 # ---------------------------------------------------------------- texts
 
-_LIGATURES: Final = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
+_LIGATURE_PAIRS: Final = (("œ", "oe"), ("Œ", "oe"), ("æ", "ae"), ("Æ", "ae"))
+_LIGATURES: Final = str.maketrans(dict(_LIGATURE_PAIRS))
 _NON_WORD: Final = re.compile(r"[^0-9a-z]+")
 
 
@@ -51,16 +52,28 @@ def _normalize_slowly(text: str) -> str:
     return _fold(text).strip()
 
 
-# Latin letters with accents, folded one by one ahead of time: the common case needs no Unicode decomposition
-_FOLD: Final = str.maketrans({chr(cp): _fold(chr(cp)) for cp in range(0x80, 0x250)})
+#: after decomposition and case folding, what the common path handles: ASCII, the combining diacritics it drops,
+#: and the punctuation, spaces and currency signs of Latin-1 and General Punctuation (’ « » – … €) that become
+#: spaces; any other character (another script, ø, ł…) takes the general path
+#: (U+034F, the grapheme joiner, is no combining character to Unicode: the general path keeps it, as a space)
+_COMBINING_DIACRITICS: Final = re.compile("[\u0300-\u034e\u0350-\u036f]+")
+_OTHER: Final = re.compile("[^\x00-\x7f\u0300-\u034e\u0350-\u036f\u00a0-\u00bf\u00d7\u00f7\u2000-\u206f\u20a0-\u20cf]")
 
 
 def normalize_text(text: str) -> str:
-    """Lower case, accents and punctuation removed, single spaces: ``"Énergie-Bâtiment"`` → ``"energie batiment"``."""
-    folded = text.translate(_FOLD)
-    if not folded.isascii():  # other scripts, combining marks: the general path
+    """Lower case, accents and punctuation removed, single spaces: ``"Énergie-Bâtiment"`` → ``"energie batiment"``.
+
+    Each step runs in C over the whole text (a notice's description is thousands of characters): the result is
+    the general path's (:func:`_normalize_slowly`), which the tests check on random texts."""
+    if text.isascii():
+        return _NON_WORD.sub(" ", text.lower()).strip()
+    for ligature, letters in _LIGATURE_PAIRS:
+        if ligature in text:
+            text = text.replace(ligature, letters)
+    decomposed = unicodedata.normalize("NFKD", text).casefold()
+    if _OTHER.search(decomposed):
         return _normalize_slowly(text)
-    return _NON_WORD.sub(" ", folded.lower()).strip()
+    return _NON_WORD.sub(" ", _COMBINING_DIACRITICS.sub("", decomposed)).strip()
 
 
 def cached_map(cache: dict[K, V], keys: Sequence[K], compute: Callable[[K], V], *, limit: int) -> list[V]:
