@@ -51,3 +51,34 @@ def test_versions_made_before_notified_at_existed_count_as_notified(engine):
         assert connection.execute(text("SELECT count(*) FROM version")).scalar() == 3
     upgrade(engine)
     assert unnotified(engine, now=now, older_than=None) == []
+
+
+def test_full_text_rows_written_before_and_after_migration_0007_are_indexed_once(sqlite_engine):
+    """Before 0007 a trigger wrote the full-text rows (and 0006 indexes the procedures stored before it through
+    the search stage); after it the search stage writes them: across the upgrade no row is indexed twice or lost."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from tests import corpus_path
+    from tracker.db import alembic_config
+    from tracker.pipeline import ingest_documents
+    from tracker.reader import documents_from_file
+    from tracker.search import Filters, search
+
+    folder = corpus_path("boamp_ods_api", "chains")
+    chains = sorted(folder.glob("*.json"))
+    cfg = alembic_config(sqlite_engine.url.render_as_string(hide_password=False))
+    with sqlite_engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0006")
+    ingest_documents(sqlite_engine, [d for p in chains[:2] for d in documents_from_file(p)])
+    with sqlite_engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0005")  # the index tables gone: 0006 rebuilds them from the stored versions
+    upgrade(sqlite_engine)
+    ingest_documents(sqlite_engine, [d for p in chains[2:] for d in documents_from_file(p)])
+    with sqlite_engine.begin() as connection:
+        connection.execute(text("INSERT INTO procedure_fts(procedure_fts, rank) VALUES ('integrity-check', 1)"))
+        rows = connection.execute(text("SELECT count(*) FROM procedure_search")).scalar()
+        assert rows and connection.execute(text("SELECT count(*) FROM procedure_fts")).scalar() == rows
+        assert [p["id"] for p in search(connection, Filters(text="21-8404"), now=datetime.now(UTC))] == ["20-157376"]

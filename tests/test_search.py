@@ -184,5 +184,31 @@ def test_merged_procedures_leave_no_index_rows_and_reindex_is_stable(engine, tmp
         assert search(s, Filters(text="morbihan"), now=NOW) == before
 
 
+def _fts_agrees_with_its_rows(session) -> None:
+    """FTS5's own check of an external-content index against its content table (SQLite): every row indexed
+    once, with the text it holds now."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.execute(text("INSERT INTO procedure_fts(procedure_fts, rank) VALUES ('integrity-check', 1)"))
+    indexed = session.execute(text("SELECT count(*) FROM procedure_fts")).scalar()
+    assert indexed == session.execute(text("SELECT count(*) FROM procedure_search")).scalar()
+
+
+@pytest.mark.corpus
+def test_the_full_text_rows_follow_writes_merges_and_reindexing(engine, tmp_path):
+    """The search stage writes the full-text rows itself (migration 0007): after new procedures, a merge (a
+    rectificatif first, its initial next), a re-ingest and a reindex, the index is the rows' and nothing twice."""
+    records = shifted_records("20-157376")
+    _ingest(engine, *write_records(tmp_path, [records[1]], "a"))
+    _ingest(engine, *write_records(tmp_path, [records[0], records[2]], "b"), *corpus_files()[:1])
+    with session_scope(engine) as s:
+        _fts_agrees_with_its_rows(s)
+        found = _ids(search(s, Filters(text="hebergement morbihan"), now=NOW))
+        reindex_all(s)
+        _fts_agrees_with_its_rows(s)
+        assert _ids(search(s, Filters(text="hebergement morbihan"), now=NOW)) == found
+        assert "20-157376" in found
+
+
 def test_index_tables_are_named_for_the_schema_check():
     assert {"procedure_search", "procedure_deadline", "procedure_fts"} <= INDEX_TABLES

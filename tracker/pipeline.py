@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
+from tracker.codec import pack
 from tracker.db import refresh_statistics, session_scope
 from tracker.documents import Document
 from tracker.notice import NoticeSnapshot
@@ -93,6 +94,18 @@ def _documents(batch: list[Document | ParsedItem]) -> list[Document]:
 PARALLEL_FROM = 500
 
 
+#: what the parse stage returns for a document: snapshots, the reason it failed, its content packed for storage
+Parsed = tuple[list[NoticeSnapshot], str | None, bytes | None]
+
+
+def parse_and_pack(documents: list[Document]) -> list[Parsed]:
+    """:func:`tracker.parse.parse_many`, each document's content also compressed as the store keeps it: what
+    the parsing process does, so the storing one has less to do (the store packs what comes without it)."""
+    with _fewer_collections():
+        parsed = parse_many(documents)
+    return [(snaps, error, pack(doc.content)) for doc, (snaps, error) in zip(documents, parsed, strict=True)]
+
+
 class _Parsing:
     """Parses the next batch in a second process while the current one is stored (2 cores: about twice the
     throughput of a large ingest). Small ingests, and machines with one core, parse in this process."""
@@ -101,14 +114,14 @@ class _Parsing:
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
 
-    def submit(self, documents: list[Document]) -> Future[list[tuple[list[NoticeSnapshot], str | None]]]:
+    def submit(self, documents: list[Document]) -> Future[list[Parsed]]:
         if self.pool is None and self.workers > 0 and len(documents) >= PARALLEL_FROM:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         if self.pool is None:
-            done: Future[list[tuple[list[NoticeSnapshot], str | None]]] = Future()
-            done.set_result(parse_many(documents))
+            done: Future[list[Parsed]] = Future()
+            done.set_result([(snaps, error, None) for snaps, error in parse_many(documents)])
             return done
-        return self.pool.submit(parse_many, documents)
+        return self.pool.submit(parse_and_pack, documents)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -144,8 +157,11 @@ def _assemble(
     try:
         results = future.result()
     except Exception:  # the parsing process died (memory, a signal): parse here, one document at a time
-        results = parse_many(todo)
-    parsed = {id(doc): ParsedItem(doc, snaps, error) for doc, (snaps, error) in zip(todo, results, strict=True)}
+        results = [(snaps, error, None) for snaps, error in parse_many(todo)]
+    parsed = {
+        id(doc): ParsedItem(doc, snaps, error, packed)
+        for doc, (snaps, error, packed) in zip(todo, results, strict=True)
+    }
     out = [parsed.get(id(item), ParsedItem(item)) for item in _documents(batch)]
     return out + [item for item in batch if isinstance(item, ParsedItem)]
 

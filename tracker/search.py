@@ -215,7 +215,20 @@ def _write_views(db: Executor, views: list[ProcedureView]) -> None:
         deadline_rows += _deadline_rows(view.procedure_id, view.rows)
     conn = db.connection() if isinstance(db, Session) else db
     bulk_insert(conn, SEARCH, search_rows)
+    if search_rows and _dialect(db) == "sqlite" and not _fts_trigger(conn):
+        # the full-text rows of the rows just written, in one statement (migration 0007)
+        conn.execute(
+            text("INSERT INTO procedure_fts(rowid, body, facets) VALUES (:procedure_id, :body, :facets)"),
+            [{"procedure_id": r["procedure_id"], "body": r["body"], "facets": r["facets"]} for r in search_rows],
+        )
     bulk_insert(conn, DEADLINES, deadline_rows)
+
+
+def _fts_trigger(conn: Connection) -> bool:
+    """Whether the schema still has the insert trigger that wrote the full-text rows (before migration 0007,
+    as when migration 0006 indexes the procedures already stored): the rows must then not be written twice."""
+    found = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'procedure_search_ai'"))
+    return found.first() is not None
 
 
 def _search_row(

@@ -187,7 +187,7 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
             "locator": it.document.locator,
             "media_type": it.document.media_type,
             "size": len(it.document.content),
-            "content": pack(it.document.content),
+            "content": it.packed if it.packed is not None else pack(it.document.content),
             "fetched_at": now,
             "processed_at": now,
         }

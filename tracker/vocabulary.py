@@ -53,11 +53,12 @@ def _normalize_slowly(text: str) -> str:
 
 
 #: after decomposition and case folding, what the common path handles: ASCII, the combining diacritics it drops,
-#: and the punctuation, spaces and currency signs of Latin-1 and General Punctuation (’ « » – … €) that become
-#: spaces; any other character (another script, ø, ł…) takes the general path
+#: and the C1 controls (a cp1252 apostrophe read as Latin-1), punctuation, spaces and currency signs of Latin-1
+#: and General Punctuation (’ « » – … €) that become spaces; any other character (another script, ø, ł…)
+#: takes the general path
 #: (U+034F, the grapheme joiner, is no combining character to Unicode: the general path keeps it, as a space)
 _COMBINING_DIACRITICS: Final = re.compile("[\u0300-\u034e\u0350-\u036f]+")
-_OTHER: Final = re.compile("[^\x00-\x7f\u0300-\u034e\u0350-\u036f\u00a0-\u00bf\u00d7\u00f7\u2000-\u206f\u20a0-\u20cf]")
+_OTHER: Final = re.compile("[^\x00-\x9f\u0300-\u034e\u0350-\u036f\u00a0-\u00bf\u00d7\u00f7\u2000-\u206f\u20a0-\u20cf]")
 
 
 def normalize_text(text: str) -> str:

@@ -51,6 +51,8 @@ class ParsedItem:
     document: Document
     snapshots: list[NoticeSnapshot] = field(default_factory=list)
     error: str | None = None
+    #: the content as the store keeps it (``tracker.codec.pack``), when the parsing process made it already
+    packed: bytes | None = None
 
 
 def head(document: Document, size: int = 2048) -> bytes:
