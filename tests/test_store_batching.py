@@ -114,3 +114,59 @@ def test_a_republished_notice_moves_with_its_links(engine: Engine) -> None:
     assert stats.stored == 6
     assert frozenset({"24-21", "24-22"}) in _groups(engine)
     assert len(_groups(engine)) == 6
+
+
+def test_bulk_rows_go_in_with_their_types_and_a_duplicate_is_sqlalchemys_integrity_error(engine):
+    """``tracker.db.bulk_insert`` (COPY on PostgreSQL, the driver's executemany on SQLite): the rows read back
+    as an ``INSERT`` would have written them (JSON, aware times, dates, booleans, NULL), in the caller's
+    transaction; a duplicate key is raised as SQLAlchemy's IntegrityError, which the pipeline retries."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from tracker.db import bulk_insert
+    from tracker.search import DEADLINES, SEARCH
+
+    paris = timezone(timedelta(hours=2))
+    search_row = {
+        "procedure_id": 7,
+        "display_id": "26-1",
+        "title": "Travaux l'été",
+        "buyer": None,
+        "body": "travaux l ete",
+        "facets": "qd44",
+        "status": "open",
+        "first_published": date(2026, 6, 1),
+        "last_published": date(2026, 6, 2),
+        "last_amended": None,
+        "amendments": 0,
+        "info": {"title": "Travaux l'été", "cpv": ["45000000"]},
+    }
+    deadline = {
+        "procedure_id": 7,
+        "lot": "",
+        "lot_title": None,
+        "field": "tender_deadline",
+        "value": "2026-06-24T12:00+02:00",
+        "at": datetime(2026, 6, 24, 12, 0, tzinfo=paris),
+        "all_day": False,
+        "previous": None,
+        "sequence": 1,
+        "notice_id": "26-1",
+        "change_text": None,
+        "reason": None,
+        "cancelled": False,
+    }
+    with engine.begin() as conn:
+        bulk_insert(conn, SEARCH, [search_row])
+        bulk_insert(conn, DEADLINES, [deadline])
+    with engine.connect() as conn:
+        got = conn.execute(select(SEARCH)).mappings().one()
+        assert dict(got) == search_row
+        at = conn.execute(select(DEADLINES.c.at, DEADLINES.c.all_day, DEADLINES.c.previous)).one()
+        assert at == (datetime(2026, 6, 24, 10, 0, tzinfo=UTC), False, None)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        bulk_insert(conn, SEARCH, [dict(search_row, display_id="26-2"), search_row])
+    with engine.connect() as conn:  # the failed transaction left nothing
+        assert conn.execute(select(SEARCH.c.display_id)).scalars().all() == ["26-1"]

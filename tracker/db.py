@@ -14,7 +14,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, inspect, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -66,23 +67,40 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     """Insert rows of one shape (the same keys) in the connection's transaction, without reading anything back.
 
     PostgreSQL takes them by ``COPY … FROM STDIN``: one stream, no statement per row to parse and plan, several
-    times cheaper for the server than an ``INSERT`` per row. Values are converted by the columns' own types, as
-    an ``INSERT`` through SQLAlchemy would convert them. SQLite takes SQLAlchemy's ``executemany``.
+    times cheaper for the server than an ``INSERT`` per row. SQLite takes one prepared ``INSERT`` run by the
+    driver's ``executemany``. Values are converted by the columns' own types, as an ``INSERT`` through
+    SQLAlchemy converts them, and a driver's error is raised as SQLAlchemy's (``IntegrityError``: a concurrent
+    writer stored the row first, which the pipeline retries).
     """
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), list(rows))
-        return
+    dialect = conn.dialect
     names = list(rows[0])
-    processors = [table.c[name].type._cached_bind_processor(conn.dialect) for name in names]
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in names)
-    raw: Any = conn.connection.driver_connection  # psycopg: the session's connection, in its transaction
-    target = conn.dialect.identifier_preparer.format_table(table)
-    with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            values = map(row.get, names)
-            copy.write_row([v if v is None or p is None else p(v) for p, v in zip(processors, values, strict=True)])
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    target = dialect.identifier_preparer.format_table(table)
+    converted = (
+        [v if v is None or p is None else p(v) for p, v in zip(processors, map(row.get, names), strict=True)]
+        for row in rows
+    )
+    raw: Any = conn.connection.driver_connection  # the session's own connection, in its transaction
+    if dialect.name == "postgresql":
+        statement = f"COPY {target} ({columns}) FROM STDIN"
+    else:
+        statement = f"INSERT INTO {target} ({columns}) VALUES ({', '.join('?' * len(names))})"
+    try:
+        if dialect.name == "postgresql":
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for values in converted:
+                    copy.write_row(values)
+        else:
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(statement, converted)
+            finally:
+                cursor.close()
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
 
 #: the tables a large ingest grows and the columns it looks them up by: the planner needs their statistics (and
