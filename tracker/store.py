@@ -142,24 +142,26 @@ def _table(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
-def pg_insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int] | None:
-    """On PostgreSQL, insert rows of one shape and return their ids in the order of the rows; None elsewhere.
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows of one shape and return their ids, in the order of the rows.
 
-    The ids are drawn from the table's sequence in one query, then the rows go in one pipelined ``executemany``
-    (a short statement psycopg prepares once): a multi-row ``INSERT … RETURNING`` of thousands of parameters
-    costs more to build and parse than to run. SQLite keeps ``INSERT … RETURNING`` (one writer, no round trip).
+    The ids are chosen first, then the rows go in by :func:`tracker.db.bulk_insert` (COPY, or one prepared
+    ``INSERT`` run by ``executemany``): a multi-row ``INSERT … RETURNING`` of thousands of parameters costs more
+    to build and parse than to run. PostgreSQL draws the ids from the table's sequence in one query. SQLite
+    (one writer at a time) continues from the largest id, as it would itself; should another process have
+    taken those ids in the meantime, the primary key refuses the rows and the pipeline runs the batch again
+    (``IntegrityError``), so no id is ever shared.
     """
-    conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        return None
     if not rows:
         return []
-    ids = list(
-        conn.execute(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
-            {"n": len(rows)},
-        ).scalars()
-    )
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        sequence = f"nextval(pg_get_serial_sequence('{table.name}', 'id'))"
+        found = conn.execute(text(f"SELECT {sequence} FROM generate_series(1, :n)"), {"n": len(rows)})
+        ids = list(found.scalars())
+    else:
+        start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
+        ids = list(range(start, start + len(rows)))
     bulk_insert(conn, table, [dict(row, id=pk) for row, pk in zip(rows, ids, strict=True)])
     return ids
 
@@ -193,15 +195,8 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
         }
         for it in items
     ]
-    ids: dict[str, int] = {}
-    t = _table(DocumentRow)
-    pg_ids = pg_insert_rows(session, t, rows)
-    if pg_ids is not None:
-        return {it.document.sha256: pk for it, pk in zip(items, pg_ids, strict=True)}
-    for chunk in _chunks(rows, 500):
-        result = session.connection().execute(insert(t).returning(t.c.id, t.c.sha256), list(chunk))
-        ids.update({sha: pk for pk, sha in result})
-    return ids
+    ids = insert_rows(session, _table(DocumentRow), rows)
+    return {it.document.sha256: pk for it, pk in zip(items, ids, strict=True)}
 
 
 def quarantine(session: Session, items: list[ParsedItem], now: datetime) -> int:
@@ -437,19 +432,9 @@ class _Linker:
         self.pending.clear()
 
     def _insert_procedures(self, pending: Sequence[int]) -> dict[int, int]:
-        """Pending id -> stored id. RETURNING order is not promised (SQLite), so rows are matched by display id;
-        rows of one display id differ only by id, so ascending ids go to ascending pending ids."""
-        t = _table(Procedure)
+        """Pending id -> stored id."""
         values = [{"display_id": self.pending[p], "updated_at": self.now} for p in pending]
-        pg_ids = pg_insert_rows(self.session, t, values)
-        if pg_ids is not None:
-            return dict(zip(pending, pg_ids, strict=True))
-        ids: dict[str, list[int]] = defaultdict(list)
-        for pk, display_id in self.session.connection().execute(insert(t).returning(t.c.id, t.c.display_id), values):
-            ids[display_id].append(pk)
-        for group in ids.values():
-            group.sort(reverse=True)
-        return {p: ids[self.pending[p]].pop() for p in pending}
+        return dict(zip(pending, insert_rows(self.session, _table(Procedure), values), strict=True))
 
     def flush(self) -> None:
         rows = [
@@ -606,18 +591,12 @@ def write_versions(
                 .where(col(Version.id).in_(list(chunk)))
                 .values(superseded_at=now, updated_at=now, notified_at=func.coalesce(col(Version.notified_at), now))
             )
-    add_versions = insert(_table(Version)).returning(_table(Version).c.id)
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
     for row in plan.inserts:
         told = {"notified_at": now, "told": row["changes"]} if notified else {}
         by_keys[tuple(row) + tuple(told)].append({"corrections": None, **row, **told})
     for rows in by_keys.values():
-        pg_ids = pg_insert_rows(session, _table(Version), rows)
-        if pg_ids is not None:
-            ids += pg_ids
-            continue
-        for chunk in _chunks(rows, 500):
-            ids += list(conn.execute(add_versions, list(chunk)).scalars())
+        ids += insert_rows(session, _table(Version), rows)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in plan.updates:
         by_columns[tuple(sorted(k for k in row if k != "vid"))].append(row)
@@ -704,14 +683,9 @@ def _link_and_store(
             linker.claim(own, proc, pk)
             linker.claim(links, proc, None)
     linker.settle([r for r, _, _ in new_rows] + refreshed)
-    t = _table(Notice)
-    add_notices = insert(t).returning(t.c.id, t.c.source, t.c.notice_id)
-    pg_ids = pg_insert_rows(session, t, [r for r, _, _ in new_rows])
-    for (row, _own, _links), pk in zip(new_rows, pg_ids or [], strict=False):
+    notice_ids = insert_rows(session, _table(Notice), [r for r, _, _ in new_rows])
+    for (row, _own, _links), pk in zip(new_rows, notice_ids, strict=True):
         existing[(row["source"], row["notice_id"])] = pk
-    for chunk in _chunks(new_rows, 500) if pg_ids is None else []:
-        for pk, source, notice_id in session.connection().execute(add_notices, [r for r, _, _ in chunk]):
-            existing[(source, notice_id)] = pk
     for row, own, _links in new_rows:
         pk = existing[(row["source"], row["notice_id"])]
         linker.claim(own, row["procedure_id"], pk)
