@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Date, DateTime, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -63,6 +63,22 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _processor(type_: Any, dialect: Any) -> Any:
+    """The column type's bind processor; for a date or time, one that converts a value given again (the batch's
+    ``now`` in every row) only once."""
+    process = type_._cached_bind_processor(dialect)
+    if process is None or type_._type_affinity not in (DateTime, Date):
+        return process
+    last: list[Any] = [None, None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[:] = [value, process(value)]
+        return last[1]
+
+    return convert
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows of one shape (the same keys) in the connection's transaction, without reading anything back.
 
@@ -76,7 +92,7 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     dialect = conn.dialect
     names = list(rows[0])
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    processors = [_processor(table.c[name].type, dialect) for name in names]
     columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     target = dialect.identifier_preparer.format_table(table)
     converted = (

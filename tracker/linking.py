@@ -13,6 +13,7 @@ it joins a notice to a procedure only when the buyers agree. Identifiers that sa
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -73,7 +74,10 @@ def is_placeholder(value: object) -> bool:
     """An identifier or name that identifies no one: empty, one or two characters, a stock word ("not
     available", "n/a", "xyz"), one character repeated ("000000", "xxx") or a run of ascending digits
     ("123 456 789", the stock example number)."""
-    folded = _folded(value)
+    return _placeholder_folded(_folded(value))
+
+
+def _placeholder_folded(folded: str) -> bool:
     return (
         len(folded) < 3
         or folded in _PLACEHOLDERS
@@ -109,9 +113,17 @@ class Buyers:
         return f"{names}{ids} (notice {notices}{more})" if notices else f"{names}{ids}"
 
 
+@functools.lru_cache(maxsize=8192)
+def _name_key(name: str) -> str | None:
+    """A buyer name's folded form, None for a placeholder (names repeat from notice to notice: kept)."""
+    normal = normalize_text(name)
+    return None if _placeholder_folded(normal.replace(" ", "")) else normal
+
+
 def buyers(name: object, ids: Iterable[object] = (), notice: str | None = None) -> Buyers:
     """One notice's buyer (BT-500 name, BT-501 identifiers), placeholders left out."""
-    names = frozenset({normalize_text(str(name))}) if name and not is_placeholder(name) else frozenset()
+    key = _name_key(str(name)) if name else None
+    names = frozenset({key}) if key is not None else frozenset()
     kept = frozenset(_folded(i) for i in ids if isinstance(i, str | int) and not is_placeholder(i))
     shown = (str(name),) if name else ()
     return Buyers(names, kept, shown, (notice,) if notice else ())

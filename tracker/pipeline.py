@@ -31,7 +31,7 @@ from sqlmodel import Session
 from tracker.codec import pack
 from tracker.db import refresh_statistics, session_scope
 from tracker.documents import Document
-from tracker.notice import NoticeSnapshot
+from tracker.notice import NoticeRecord, NoticeSnapshot, snapshot_record
 from tracker.parse import parse_item, parse_many
 from tracker.parse.base import ParsedItem
 from tracker.search import index_procedures, views_of
@@ -95,15 +95,20 @@ PARALLEL_FROM = 500
 
 
 #: what the parse stage returns for a document: snapshots, the reason it failed, its content packed for storage
-Parsed = tuple[list[NoticeSnapshot], str | None, bytes | None]
+#: and its snapshots' records (when the parsing process made them)
+Parsed = tuple[list[NoticeSnapshot], str | None, bytes | None, list[NoticeRecord] | None]
 
 
 def parse_and_pack(documents: list[Document]) -> list[Parsed]:
-    """:func:`tracker.parse.parse_many`, each document's content also compressed as the store keeps it: what
-    the parsing process does, so the storing one has less to do (the store packs what comes without it)."""
+    """:func:`tracker.parse.parse_many`, each document's content also compressed and its snapshots' records made
+    as the store keeps them: what the parsing process does, so the storing one has less to do (the store makes
+    what comes without them)."""
     with _fewer_collections():
         parsed = parse_many(documents)
-    return [(snaps, error, pack(doc.content)) for doc, (snaps, error) in zip(documents, parsed, strict=True)]
+        return [
+            (snaps, error, pack(doc.content), [snapshot_record(s) for s in snaps])
+            for doc, (snaps, error) in zip(documents, parsed, strict=True)
+        ]
 
 
 class _Parsing:
@@ -119,7 +124,7 @@ class _Parsing:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         if self.pool is None:
             done: Future[list[Parsed]] = Future()
-            done.set_result([(snaps, error, None) for snaps, error in parse_many(documents)])
+            done.set_result([(snaps, error, None, None) for snaps, error in parse_many(documents)])
             return done
         return self.pool.submit(parse_and_pack, documents)
 
@@ -157,10 +162,10 @@ def _assemble(
     try:
         results = future.result()
     except Exception:  # the parsing process died (memory, a signal): parse here, one document at a time
-        results = [(snaps, error, None) for snaps, error in parse_many(todo)]
+        results = [(snaps, error, None, None) for snaps, error in parse_many(todo)]
     parsed = {
-        id(doc): ParsedItem(doc, snaps, error, packed)
-        for doc, (snaps, error, packed) in zip(todo, results, strict=True)
+        id(doc): ParsedItem(doc, snaps, error, packed, records)
+        for doc, (snaps, error, packed, records) in zip(todo, results, strict=True)
     }
     out = [parsed.get(id(item), ParsedItem(item)) for item in _documents(batch)]
     return out + [item for item in batch if isinstance(item, ParsedItem)]

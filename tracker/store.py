@@ -497,7 +497,9 @@ def existing_pks(existing: dict[tuple[str, str], tuple[int, int]]) -> dict[tuple
     return {k: pk for k, (pk, _) in existing.items()}
 
 
-def _notice_row(snap: NoticeSnapshot, proc: int, doc_id: int, now: datetime) -> dict[str, Any]:
+def _notice_row(
+    snap: NoticeSnapshot, proc: int, doc_id: int, now: datetime, record: NoticeRecord | None = None
+) -> dict[str, Any]:
     return {
         "source": snap.source,
         "notice_id": snap.notice_id,
@@ -505,7 +507,7 @@ def _notice_row(snap: NoticeSnapshot, proc: int, doc_id: int, now: datetime) -> 
         "published": snap.published,
         "procedure_id": proc,
         "document_id": doc_id,
-        "record": snapshot_record(snap),
+        "record": record if record is not None else snapshot_record(snap),
         "received_at": now,
     }
 
@@ -647,13 +649,20 @@ def ingest_batch(session: Session, items: list[ParsedItem], *, now: datetime) ->
     release(session, [held[it.document.sha256] for it in good if it.document.sha256 in held])
     stats.stored = len(good)
     entries = [(snap, doc_ids[it.document.sha256]) for it in good for snap in it.snapshots]
-    _link_and_store(session, entries, stats, now)
+    made = {id(snap): rec for it in good if it.records for snap, rec in zip(it.snapshots, it.records, strict=True)}
+    _link_and_store(session, entries, stats, now, records=made)
     return stats
 
 
 def _link_and_store(
-    session: Session, entries: list[tuple[NoticeSnapshot, int]], stats: IngestStats, now: datetime
+    session: Session,
+    entries: list[tuple[NoticeSnapshot, int]],
+    stats: IngestStats,
+    now: datetime,
+    *,
+    records: dict[int, NoticeRecord] | None = None,
 ) -> None:
+    """``records``: the stored records of snapshots (by ``id``) that the parsing process made already."""
     if not entries:
         return
     # one notice published twice in a batch (a corrected record): the later document wins
@@ -673,7 +682,7 @@ def _link_and_store(
         own = linker.admit(own, links, buyer, snap)  # a ContractFolderID or a reference alone: same buyer only
         proc = linker.procedure_for(own + links, snap.notice_id)
         linker.note_buyers(proc, buyer, snap.source)
-        row = _notice_row(snap, proc, doc_id, now)
+        row = _notice_row(snap, proc, doc_id, now, (records or {}).get(id(snap)))
         pk = existing.get((snap.source, snap.notice_id))
         if pk is None:
             new_rows.append((row, own, links))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from tracker.documents import Document
-from tracker.notice import NoticeSnapshot
+from tracker.notice import NoticeRecord, NoticeSnapshot
 
 #: media types of the documents tracker reads (as declared by sources and the reader)
 ODS_RECORD = "application/vnd.opendatasoft.record+json"  # one OpenDataSoft v2.1 record
@@ -53,6 +53,8 @@ class ParsedItem:
     error: str | None = None
     #: the content as the store keeps it (``tracker.codec.pack``), when the parsing process made it already
     packed: bytes | None = None
+    #: the snapshots' stored records (``tracker.notice.snapshot_record``), in order, when made already
+    records: list[NoticeRecord] | None = None
 
 
 def head(document: Document, size: int = 2048) -> bytes:
