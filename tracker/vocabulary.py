@@ -61,20 +61,29 @@ _COMBINING_DIACRITICS: Final = re.compile("[\u0300-\u034e\u0350-\u036f]+")
 _OTHER: Final = re.compile("[^\x00-\x9f\u0300-\u034e\u0350-\u036f\u00a0-\u00bf\u00d7\u00f7\u2000-\u206f\u20a0-\u20cf]")
 
 
+#: ASCII bytes: letters lower-cased, digits kept, anything else a space
+_ASCII_WORDS: Final = bytes(
+    c if chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper() else (c + 32 if 65 <= c <= 90 else 32)
+    for c in range(256)
+)
+
+
 def normalize_text(text: str) -> str:
     """Lower case, accents and punctuation removed, single spaces: ``"Énergie-Bâtiment"`` → ``"energie batiment"``.
 
     Each step runs in C over the whole text (a notice's description is thousands of characters): the result is
     the general path's (:func:`_normalize_slowly`), which the tests check on random texts."""
     if text.isascii():
-        return _NON_WORD.sub(" ", text.lower()).strip()
+        return " ".join(text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     for ligature, letters in _LIGATURE_PAIRS:
         if ligature in text:
             text = text.replace(ligature, letters)
     decomposed = unicodedata.normalize("NFKD", text).casefold()
     if _OTHER.search(decomposed):
         return _normalize_slowly(text)
-    return _NON_WORD.sub(" ", _COMBINING_DIACRITICS.sub("", decomposed)).strip()
+    # what is left past ASCII is punctuation: encoded as "?", then a space as all punctuation
+    ascii_only = _COMBINING_DIACRITICS.sub("", decomposed).encode("ascii", "replace")
+    return " ".join(ascii_only.translate(_ASCII_WORDS).decode("ascii").split())
 
 
 def cached_map(cache: dict[K, V], keys: Sequence[K], compute: Callable[[K], V], *, limit: int) -> list[V]:
