@@ -149,10 +149,10 @@ def test_stored_texts_lose_nul_and_controls(engine, tmp_path):
 def test_a_storage_failure_rolls_back_that_record_alone(engine, tmp_path, monkeypatch):
     real = store._notice_row
 
-    def failing(snap, proc, doc_id, now):  # a storage bug for one notice only
+    def failing(snap, *rest):  # a storage bug for one notice only
         if snap.notice_id == "21-6545":
             raise ValueError("column refused the value")
-        return real(snap, proc, doc_id, now)
+        return real(snap, *rest)
 
     monkeypatch.setattr(store, "_notice_row", failing)
     stats = ingest_documents(engine, documents_from_file(corpus_path("boamp_ods_api", "chains", CHAIN)))
