@@ -100,12 +100,15 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         for row in rows
     )
     raw: Any = conn.connection.driver_connection  # the session's own connection, in its transaction
-    if dialect.name == "postgresql":
-        statement = f"COPY {target} ({columns}) FROM STDIN"
-    else:
-        statement = f"INSERT INTO {target} ({columns}) VALUES ({', '.join('?' * len(names))})"
+    postgres = dialect.name == "postgresql"
+    placeholders = ", ".join("?" * len(names))
+    statement = (
+        f"COPY {target} ({columns}) FROM STDIN"
+        if postgres
+        else f"INSERT INTO {target} ({columns}) VALUES ({placeholders})"
+    )
     try:
-        if dialect.name == "postgresql":
+        if postgres:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
                 for values in converted:
                     copy.write_row(values)

@@ -369,13 +369,11 @@ class _Linker:
                 kept.append(key)
                 continue
             known = self.buyers_of(proc)
-            if key[0] == REFERENCE_SCHEME:
-                relaunch = identified and snap.source in self.sources.get(proc, ())
-                if may_merge(known, notice) and not relaunch:
-                    kept.append(key)
-                continue
-            if may_merge(known, notice):
+            relaunch = key[0] == REFERENCE_SCHEME and identified and snap.source in self.sources.get(proc, ())
+            if may_merge(known, notice) and not relaunch:
                 kept.append(key)
+                continue
+            if key[0] == REFERENCE_SCHEME:  # buyers share short references all the time: no warning
                 continue
             shown = self.pending.get(proc, f"#{proc}")
             log.warning("%s", collision_message(key[1], snap.notice_id, notice, shown, known))
