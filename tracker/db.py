@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import fcntl
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Date, DateTime, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -79,12 +93,39 @@ def _processor(type_: Any, dialect: Any) -> Any:
     return convert
 
 
+def dialect_name(bind: Session | Connection) -> str:
+    return bind.dialect.name if isinstance(bind, Connection) else bind.get_bind().dialect.name
+
+
+def among(bind: Session | Connection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:values)``, one array parameter: the statement's text
+    is then the same for any number of values, compiled once and parsed by the server without a thousand
+    parameters (a lookup of 500 content hashes takes half the time)."""
+    values = list(values)
+    if dialect_name(bind) == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(None, values, type_=ARRAY(column.type))))
+    return cast(ColumnElement[bool], column.in_(values))
+
+
+def _column_types(cursor: Any, target: str, names: list[str]) -> list[int]:
+    """The server's type of each column (OIDs): a binary ``COPY`` sends every value in its type's own binary
+    form, which the server takes without parsing text (a document's content is sent as it is, not hex-encoded).
+    Read from the catalogue each time: the schema is the migrations', whatever a model says."""
+    cursor.execute(
+        "SELECT attname, atttypid::int FROM pg_attribute"
+        " WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+        (target,),
+    )
+    found = dict(cursor.fetchall())
+    return [found[name] for name in names]
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows of one shape (the same keys) in the connection's transaction, without reading anything back.
 
-    PostgreSQL takes them by ``COPY … FROM STDIN``: one stream, no statement per row to parse and plan, several
-    times cheaper for the server than an ``INSERT`` per row. SQLite takes one prepared ``INSERT`` run by the
-    driver's ``executemany``. Values are converted by the columns' own types, as an ``INSERT`` through
+    PostgreSQL takes them by ``COPY … FROM STDIN`` in binary form: one stream, no statement per row to parse and
+    plan, several times cheaper for the server than an ``INSERT`` per row. SQLite takes one prepared ``INSERT``
+    run by the driver's ``executemany``. Values are converted by the columns' own types, as an ``INSERT`` through
     SQLAlchemy converts them, and a driver's error is raised as SQLAlchemy's (``IntegrityError``: a concurrent
     writer stored the row first, which the pipeline retries).
     """
@@ -103,15 +144,18 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     postgres = dialect.name == "postgresql"
     placeholders = ", ".join("?" * len(names))
     statement = (
-        f"COPY {target} ({columns}) FROM STDIN"
+        f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)"
         if postgres
         else f"INSERT INTO {target} ({columns}) VALUES ({placeholders})"
     )
     try:
         if postgres:
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for values in converted:
-                    copy.write_row(values)
+            with raw.cursor() as cursor:
+                types = _column_types(cursor, target, names)
+                with cursor.copy(statement) as copy:
+                    copy.set_types(types)
+                    for values in converted:
+                        copy.write_row(values)
         else:
             cursor = raw.cursor()
             try:

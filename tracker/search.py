@@ -50,7 +50,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col
 
-from tracker.db import bulk_insert
+from tracker.db import among, bulk_insert
 from tracker.events import ProcedureInfo, procedure_info
 from tracker.history import history
 from tracker.models import AwareDateTime, Identifier, Notice, Procedure, Version
@@ -168,13 +168,13 @@ def reindex_all(db: Executor) -> int:
 def _load_views(db: Executor, ids: list[int]) -> list[ProcedureView]:
     procs = db.execute(
         select(col(Procedure.id), col(Procedure.display_id), col(Procedure.title), col(Procedure.buyer)).where(
-            col(Procedure.id).in_(ids)
+            among(db, col(Procedure.id), ids)
         )
     ).all()
     idents: dict[int, list[str]] = {}
     for proc_id, value in db.execute(
         select(col(Identifier.procedure_id), col(Identifier.value))
-        .where(col(Identifier.procedure_id).in_(ids))
+        .where(among(db, col(Identifier.procedure_id), ids))
         .order_by(col(Identifier.id))
     ):
         idents.setdefault(proc_id, []).append(value)
@@ -190,7 +190,7 @@ def _load_views(db: Executor, ids: list[int]) -> list[ProcedureView]:
             col(Notice.record),
         )
         .join(Notice, col(Notice.id) == col(Version.notice_pk))
-        .where(col(Version.procedure_id).in_(ids), col(Version.superseded_at).is_(None))
+        .where(among(db, col(Version.procedure_id), ids), col(Version.superseded_at).is_(None))
         .order_by(col(Version.procedure_id), col(Version.number))
     ):
         versions.setdefault(row[0], []).append(tuple(row))
@@ -205,8 +205,8 @@ def _write_views(db: Executor, views: list[ProcedureView]) -> None:
     ids = [v.procedure_id for v in views]
     if not ids:
         return
-    db.execute(delete(SEARCH).where(SEARCH.c.procedure_id.in_(ids)))
-    db.execute(delete(DEADLINES).where(DEADLINES.c.procedure_id.in_(ids)))
+    db.execute(delete(SEARCH).where(among(db, SEARCH.c.procedure_id, ids)))
+    db.execute(delete(DEADLINES).where(among(db, DEADLINES.c.procedure_id, ids)))
     search_rows, deadline_rows = [], []
     for view in views:
         search_rows.append(
@@ -247,8 +247,8 @@ def _search_row(
         "display_id": display_id,
         "title": info.title or title,
         "buyer": info.buyer or buyer,
-        "body": normalize_text(body),
-        "facets": " ".join(_facet_tokens(info)),
+        "body": _indexable(normalize_text(body)),
+        "facets": _indexable(" ".join(_facet_tokens(info))),
         "status": str((state.get("fields") or {}).get("status") or "open"),
         "first_published": min(published) if published else None,
         "last_published": max(published) if published else None,
@@ -278,12 +278,30 @@ def _cpv_digits(code: str) -> str:
     return digits.rstrip("0") if digits.isdigit() else ""
 
 
+#: the longest word a PostgreSQL search vector holds (bytes); ``to_tsvector`` skipped longer ones, and a vector
+#: made of the row's words (migration 0008) refuses them
+LONGEST_WORD = 2047
+
+
+def _indexable(words: str) -> str:
+    """Space-separated words without those too long to index (a pasted blob of letters: never searched for)."""
+    if len(words) <= LONGEST_WORD:
+        return words
+    return " ".join(w for w in words.split(" ") if len(w.encode()) <= LONGEST_WORD)
+
+
+def _department_token(code: str) -> str:
+    """``qd`` and the département's code folded to letters and digits, as every facet token is (the search vector
+    is made of the row's words split on spaces)."""
+    return "qd" + normalize_text(normalize_department(code)).replace(" ", "")
+
+
 def _facet_tokens(info: ProcedureInfo) -> list[str]:
     tokens: list[str] = []
     for code in info.cpv:
         digits = _cpv_digits(code)
         tokens += [f"qc{digits[:n]}" for n in range(2, len(digits) + 1)]
-    tokens += [f"qd{normalize_department(d).lower()}" for d in info.departments if d]
+    tokens += [_department_token(d) for d in info.departments if d]
     tokens += [f"qs{normalize_text(s).replace(' ', '')}" for s in info.sources if s]
     tokens += [f"qb{word}" for word in normalize_text(info.buyer or "").split()]
     return list(dict.fromkeys(tokens))
@@ -419,7 +437,7 @@ class Filters:
         if self.cpv.strip():
             terms.append(f"qc{normalize_cpv(self.cpv)}")
         if self.dept.strip():
-            terms.append(f"qd{normalize_department(self.dept).lower()}")
+            terms.append(_department_token(self.dept))
         if self.source.strip():
             terms.append(f"qs{normalize_text(self.source).replace(' ', '')}")
         return terms

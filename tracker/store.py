@@ -32,7 +32,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, text, upd
 from sqlmodel import Session, col
 
 from tracker.codec import pack, unpack
-from tracker.db import bulk_insert
+from tracker.db import among, bulk_insert
 from tracker.documents import Document
 from tracker.linking import (
     GUARDED_SCHEMES,
@@ -177,7 +177,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 def _existing_shas(session: Session, model: Any, shas: list[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(shas):
-        found.update(session.execute(select(model.sha256).where(model.sha256.in_(chunk))).scalars())
+        found.update(session.execute(select(model.sha256).where(among(session, model.sha256, chunk))).scalars())
     return found
 
 
@@ -245,7 +245,9 @@ def quarantine(session: Session, items: list[ParsedItem], now: datetime) -> int:
 def _document_ids(session: Session, shas: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(shas):
-        stmt = select(col(DocumentRow.sha256), col(DocumentRow.id)).where(col(DocumentRow.sha256).in_(chunk))
+        stmt = select(col(DocumentRow.sha256), col(DocumentRow.id)).where(
+            among(session, col(DocumentRow.sha256), chunk)
+        )
         found.update({sha: pk for sha, pk in session.execute(stmt)})  # noqa: C416 - rows, not pairs
     return found
 
@@ -255,7 +257,7 @@ def quarantined_documents(session: Session, shas: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(shas):
         stmt = select(col(Quarantine.sha256), col(Quarantine.document_id)).where(
-            col(Quarantine.sha256).in_(chunk), col(Quarantine.document_id).is_not(None)
+            among(session, col(Quarantine.sha256), chunk), col(Quarantine.document_id).is_not(None)
         )
         found.update({sha: pk for sha, pk in session.execute(stmt) if pk is not None})
     return found
@@ -264,7 +266,7 @@ def quarantined_documents(session: Session, shas: list[str]) -> dict[str, int]:
 def release(session: Session, document_ids: list[int]) -> None:
     """These documents were read at last: out of quarantine."""
     for chunk in _chunks(document_ids):
-        session.execute(delete(Quarantine).where(col(Quarantine.document_id).in_(list(chunk))))
+        session.execute(delete(Quarantine).where(among(session, col(Quarantine.document_id), chunk)))
 
 
 def quarantined_ids(session: Session) -> list[int]:
@@ -314,7 +316,7 @@ class _Linker:
         for chunk in _chunks(values):
             stmt = select(
                 col(Identifier.scheme), col(Identifier.value), col(Identifier.procedure_id), col(Identifier.notice_pk)
-            ).where(col(Identifier.value).in_(list(chunk)))
+            ).where(among(self.session, col(Identifier.value), chunk))
             for scheme, value, proc, notice_pk in self.session.execute(stmt):
                 if (scheme, value) in keys:
                     self.proc_of[(scheme, value)] = proc
@@ -336,7 +338,9 @@ class _Linker:
             stmt = select(
                 n.c.procedure_id, n.c.source, n.c.notice_id, n.c.record["buyer"], n.c.record[("extra", "buyer_ids")]
             )
-            for proc, source, notice_id, name, ids in self.session.execute(stmt.where(n.c.procedure_id.in_(chunk))):
+            for proc, source, notice_id, name, ids in self.session.execute(
+                stmt.where(among(self.session, n.c.procedure_id, chunk))
+            ):
                 found = buyers(name, ids if isinstance(ids, list) else (), notice_id)
                 self.note_buyers(proc, found, source)
         self.read.update(todo)
@@ -485,7 +489,7 @@ def _existing_notices(
     for chunk in _chunks(sorted({nid for _, nid in keys})):
         # both columns of uq_notice_source_notice_id as plain IN lists: an index scan, unlike a row-value IN
         stmt = select(col(Notice.source), col(Notice.notice_id), col(Notice.id), col(Notice.procedure_id)).where(
-            col(Notice.source).in_(sources), col(Notice.notice_id).in_(list(chunk))
+            among(session, col(Notice.source), sources), among(session, col(Notice.notice_id), chunk)
         )
         existing.update({(src, nid): (pk, proc) for src, nid, pk, proc in session.execute(stmt) if (src, nid) in keys})
     return existing_pks(existing), {proc for _, proc in existing.values()}
@@ -523,18 +527,22 @@ def versioning_inputs(
     procs = sorted(set(procedure_ids))
     for chunk in _chunks(procs):
         session.execute(
-            select(col(Procedure.id)).where(col(Procedure.id).in_(chunk)).order_by(col(Procedure.id)).with_for_update()
+            select(col(Procedure.id))
+            .where(among(session, col(Procedure.id), chunk))
+            .order_by(col(Procedure.id))
+            .with_for_update()
         )
     notices: list[StoredNotice] = []
     versions: list[StoredVersion] = []
     conn, n = session.connection(), _table(Notice)
     for chunk in _chunks(procs):
-        rows = conn.execute(select(n.c.id, n.c.procedure_id).where(n.c.procedure_id.in_(chunk))).all()
+        rows = conn.execute(select(n.c.id, n.c.procedure_id).where(among(conn, n.c.procedure_id, chunk))).all()
         missing = [pk for pk, _ in rows if pk not in known]
         read: dict[int, NoticeRecord] = {}
         for part in _chunks(missing):
             read.update(
-                (pk, record) for pk, record in conn.execute(select(n.c.id, n.c.record).where(n.c.id.in_(part)))
+                (pk, record)
+                for pk, record in conn.execute(select(n.c.id, n.c.record).where(among(conn, n.c.id, part)))
             )
         notices += [
             StoredNotice(pk=pk, procedure_id=proc, record=known[pk] if pk in known else read[pk]) for pk, proc in rows
@@ -564,7 +572,7 @@ def versioning_inputs(
                     col(Version.revision),
                     col(Version.told),
                     col(Version.corrections),
-                ).where(col(Version.procedure_id).in_(chunk))
+                ).where(among(session, col(Version.procedure_id), chunk))
             )
         ]
     return notices, versions
@@ -588,7 +596,7 @@ def write_versions(
         for chunk in _chunks(plan.superseded):
             session.execute(
                 update(Version)
-                .where(col(Version.id).in_(list(chunk)))
+                .where(among(session, col(Version.id), chunk))
                 .values(superseded_at=now, updated_at=now, notified_at=func.coalesce(col(Version.notified_at), now))
             )
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
@@ -755,7 +763,7 @@ def mark_notified(session: Session, version_ids: list[int], *, now: datetime) ->
     for chunk in _chunks(version_ids, 500):
         session.execute(
             update(Version)
-            .where(col(Version.id).in_(list(chunk)), col(Version.notified_at).is_(None))
+            .where(among(session, col(Version.id), chunk), col(Version.notified_at).is_(None))
             .values(notified_at=now, told=col(Version.changes))
         )
 
@@ -809,7 +817,7 @@ def store_parsed_many(session: Session, items: list[tuple[int, ParsedItem]], *, 
     release(session, [doc_id for doc_id, _ in good])  # a quarantined document read at last
     _link_and_store(session, [(snap, doc_id) for doc_id, it in good for snap in it.snapshots], stats, now)
     ids = [doc_id for doc_id, _ in items]
-    session.execute(update(DocumentRow).where(col(DocumentRow.id).in_(ids)).values(processed_at=now))
+    session.execute(update(DocumentRow).where(among(session, col(DocumentRow.id), ids)).values(processed_at=now))
     return stats
 
 
