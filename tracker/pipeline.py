@@ -111,6 +111,10 @@ def parse_and_pack(documents: list[Document]) -> list[Parsed]:
         ]
 
 
+def _started() -> None:
+    """A parsing process's first task: it is ready (``tracker.pipeline`` and the parsers are imported)."""
+
+
 class _Parsing:
     """Parses the next batch in a second process while the current one is stored (2 cores: about twice the
     throughput of a large ingest). Small ingests, and machines with one core, parse in this process."""
@@ -122,11 +126,19 @@ class _Parsing:
     def submit(self, documents: list[Document]) -> Future[list[Parsed]]:
         if self.pool is None and self.workers > 0 and len(documents) >= PARALLEL_FROM:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            # a new process takes a second or two to start and import the parsers: it does so while this
+            # batch is parsed here, and parses the next one
+            self.pool.submit(_started)
+            return self._here(documents)
         if self.pool is None:
-            done: Future[list[Parsed]] = Future()
-            done.set_result([(snaps, error, None, None) for snaps, error in parse_many(documents)])
-            return done
+            return self._here(documents)
         return self.pool.submit(parse_and_pack, documents)
+
+    @staticmethod
+    def _here(documents: list[Document]) -> Future[list[Parsed]]:
+        done: Future[list[Parsed]] = Future()
+        done.set_result([(snaps, error, None, None) for snaps, error in parse_many(documents)])
+        return done
 
     def close(self) -> None:
         if self.pool is not None:
