@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -74,6 +76,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True, **_JSON)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_settings)
+        _hook_write_behind(engine)
     return engine
 
 
@@ -107,20 +110,95 @@ def among(bind: Session | Connection, column: Any, values: Iterable[Any]) -> Col
     return cast(ColumnElement[bool], column.in_(values))
 
 
-def _column_types(cursor: Any, target: str, names: list[str]) -> list[int]:
+#: the type OIDs of the JSON types: a binary ``COPY`` sends a ``json`` value as its text, a ``jsonb`` one as a
+#: version byte (1) then its text
+_JSON_OID, _JSONB_OID = 114, 3802
+_BYTEA_OID = 17
+
+
+def _column_types(conn: Connection, target: str, names: list[str]) -> list[int]:
     """The server's type of each column (OIDs): a binary ``COPY`` sends every value in its type's own binary
     form, which the server takes without parsing text (a document's content is sent as it is, not hex-encoded).
-    Read from the catalogue each time: the schema is the migrations', whatever a model says."""
-    cursor.execute(
-        "SELECT attname, atttypid::int FROM pg_attribute"
-        " WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-        (target,),
-    )
-    found = dict(cursor.fetchall())
+    Read from the catalogue, once per connection and table: the schema is the migrations', whatever a model
+    says (built-in types keep their OIDs)."""
+    cache = conn.connection.info.setdefault("tracker_copy_types", {})
+    found = cache.get(target)
+    if found is None or not set(names) <= found.keys():
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, atttypid::int FROM pg_attribute"
+                " WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+                (target,),
+            )
+            found = cache[target] = dict(cursor.fetchall())
     return [found[name] for name in names]
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _json_bytes(oid: int) -> Any:
+    """A JSON column's values serialised here, sent as raw bytes (what the type's binary form is)."""
+    prefix = b"\x01" if oid == _JSONB_OID else b""
+    return lambda value: prefix + _json_dumps(value).encode()
+
+
+# ---------------------------------------------------------------- rows written while the caller goes on
+
+#: the threads that run PostgreSQL ``COPY`` streams written behind (one stream per connection at a time)
+_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-copy")
+_PENDING = "tracker_pending_copy"
+_HOOKED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _await_pending(info: dict[Any, Any], *, raise_error: bool = True) -> None:
+    """Wait for the connection's ``COPY`` written behind, if any; its error is raised here (the statement, the
+    commit that follows it fails with it) unless the transaction is being rolled back anyway."""
+    pending: Future[None] | None = info.pop(_PENDING, None)
+    if pending is None:
+        return
+    error = pending.exception()
+    if error is not None and raise_error:
+        raise error
+
+
+def _hook_write_behind(engine: Engine) -> None:
+    """Every use of a connection first waits for its ``COPY`` written behind: statements, commits, rollbacks and
+    the pool's reset when the connection is given back."""
+
+    def before_execute(conn: Connection, *_args: Any) -> None:
+        _await_pending(conn.connection.info)
+
+    def before_commit(conn: Connection) -> None:
+        _await_pending(conn.connection.info)
+
+    def before_rollback(conn: Connection, *_args: Any) -> None:
+        _await_pending(conn.connection.info, raise_error=False)
+
+    def before_checkin(_dbapi_connection: Any, connection_record: Any) -> None:
+        _await_pending(connection_record.info, raise_error=False)
+
+    def before_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+        before_checkin(dbapi_connection, connection_record)
+
+    event.listen(engine, "before_cursor_execute", before_execute)
+    event.listen(engine, "commit", before_commit)
+    event.listen(engine, "rollback", before_rollback)
+    event.listen(engine, "rollback_savepoint", before_rollback)
+    event.listen(engine.pool, "reset", before_reset)
+    event.listen(engine.pool, "checkin", before_checkin)
+    _HOOKED.add(engine)
+
+
+def _copy(raw: Any, statement: str, types: list[int], rows: list[list[Any]], dialect: Any) -> None:
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(types)
+            for values in rows:
+                copy.write_row(values)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, behind: bool = False) -> None:
     """Insert rows of one shape (the same keys) in the connection's transaction, without reading anything back.
 
     PostgreSQL takes them by ``COPY … FROM STDIN`` in binary form: one stream, no statement per row to parse and
@@ -128,42 +206,50 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     run by the driver's ``executemany``. Values are converted by the columns' own types, as an ``INSERT`` through
     SQLAlchemy converts them, and a driver's error is raised as SQLAlchemy's (``IntegrityError``: a concurrent
     writer stored the row first, which the pipeline retries).
+
+    ``behind`` (PostgreSQL, an engine of :func:`make_engine`): the rows are converted here, then streamed by a
+    thread while the caller goes on with its own work; the connection's next statement, commit or rollback
+    waits for the stream to end, and a failed stream fails that statement or commit. The server stores a batch
+    while the next rows are made.
     """
     if not rows:
         return
     dialect = conn.dialect
+    postgres = dialect.name == "postgresql"
+    if postgres:
+        _await_pending(conn.connection.info)
     names = list(rows[0])
-    processors = [_processor(table.c[name].type, dialect) for name in names]
     columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     target = dialect.identifier_preparer.format_table(table)
+    raw: Any = conn.connection.driver_connection  # the session's own connection, in its transaction
+    if postgres:
+        types = _column_types(conn, target, names)
+        processors = [
+            _json_bytes(oid) if oid in (_JSON_OID, _JSONB_OID) else _processor(table.c[name].type, dialect)
+            for name, oid in zip(names, types, strict=True)
+        ]
+        types = [_BYTEA_OID if oid in (_JSON_OID, _JSONB_OID) else oid for oid in types]  # bytes as they are
+    else:
+        processors = [_processor(table.c[name].type, dialect) for name in names]
     converted = (
         [v if v is None or p is None else p(v) for p, v in zip(processors, map(row.get, names), strict=True)]
         for row in rows
     )
-    raw: Any = conn.connection.driver_connection  # the session's own connection, in its transaction
-    postgres = dialect.name == "postgresql"
-    placeholders = ", ".join("?" * len(names))
-    statement = (
-        f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)"
-        if postgres
-        else f"INSERT INTO {target} ({columns}) VALUES ({placeholders})"
-    )
-    try:
-        if postgres:
-            with raw.cursor() as cursor:
-                types = _column_types(cursor, target, names)
-                with cursor.copy(statement) as copy:
-                    copy.set_types(types)
-                    for values in converted:
-                        copy.write_row(values)
+    if postgres:
+        statement = f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)"
+        if behind and conn.engine in _HOOKED:
+            conn.connection.info[_PENDING] = _WRITERS.submit(_copy, raw, statement, types, list(converted), dialect)
         else:
-            cursor = raw.cursor()
-            try:
-                cursor.executemany(statement, converted)
-            finally:
-                cursor.close()
+            _copy(raw, statement, types, list(converted), dialect)
+        return
+    statement = f"INSERT INTO {target} ({columns}) VALUES ({', '.join('?' * len(names))})"
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(statement, converted)
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+    finally:
+        cursor.close()
 
 
 #: the tables a large ingest grows and the columns it looks them up by: the planner needs their statistics (and

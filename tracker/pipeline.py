@@ -76,7 +76,7 @@ def version(session: Session, stats: IngestStats, *, now: datetime, nobody_to_no
     """
     if not stats.procedures:
         return
-    notices, stored = versioning_inputs(session, stats.procedures, records=stats.records)
+    notices, stored = versioning_inputs(session, stats.procedures, records=stats.records, written=stats)
     plan = plan_versions(stats.procedures, notices, stored, now=now)
     created, updated, ids = write_versions(session, plan, now=now, notified=nobody_to_notify)
     # the views' search rows and deadlines (tracker.search), from the versions just planned

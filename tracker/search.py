@@ -205,23 +205,23 @@ def _write_views(db: Executor, views: list[ProcedureView]) -> None:
     ids = [v.procedure_id for v in views]
     if not ids:
         return
-    db.execute(delete(SEARCH).where(among(db, SEARCH.c.procedure_id, ids)))
-    db.execute(delete(DEADLINES).where(among(db, DEADLINES.c.procedure_id, ids)))
-    search_rows, deadline_rows = [], []
+    search_rows, deadline_rows = [], []  # made first: PostgreSQL meanwhile stores the rows written behind
     for view in views:
         search_rows.append(
             _search_row(view.procedure_id, view.display_id, view.title, view.buyer, view.identifiers, view.rows)
         )
         deadline_rows += _deadline_rows(view.procedure_id, view.rows)
+    db.execute(delete(SEARCH).where(among(db, SEARCH.c.procedure_id, ids)))
+    db.execute(delete(DEADLINES).where(among(db, DEADLINES.c.procedure_id, ids)))
     conn = db.connection() if isinstance(db, Session) else db
-    bulk_insert(conn, SEARCH, search_rows)
+    bulk_insert(conn, SEARCH, search_rows, behind=True)
     if search_rows and _dialect(db) == "sqlite" and not _fts_trigger(conn):
         # the full-text rows of the rows just written, in one statement (migration 0007)
         conn.execute(
             text("INSERT INTO procedure_fts(rowid, body, facets) VALUES (:procedure_id, :body, :facets)"),
             [{"procedure_id": r["procedure_id"], "body": r["body"], "facets": r["facets"]} for r in search_rows],
         )
-    bulk_insert(conn, DEADLINES, deadline_rows)
+    bulk_insert(conn, DEADLINES, deadline_rows, behind=True)
 
 
 def _fts_trigger(conn: Connection) -> bool:

@@ -102,6 +102,10 @@ class IngestStats:
     version_ids: list[int] = field(default_factory=list)
     #: the records of the notices this call wrote, by notice pk: versioning reads them from here, not back
     records: dict[int, NoticeRecord] = field(default_factory=dict, repr=False)
+    #: the procedure of each notice this call wrote (by pk), and the procedures it created: a procedure created
+    #: in this transaction holds only notices written by it, and no version yet (nothing to read back)
+    notice_procedures: dict[int, int] = field(default_factory=dict, repr=False)
+    created: set[int] = field(default_factory=set, repr=False)
 
     def add(self, other: IngestStats) -> None:
         for name in ("documents", "stored", "unchanged", "quarantined", "notices", "linked"):
@@ -142,7 +146,7 @@ def _table(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, behind: bool = False) -> list[int]:
     """Insert rows of one shape and return their ids, in the order of the rows.
 
     The ids are chosen first, then the rows go in by :func:`tracker.db.bulk_insert` (COPY, or one prepared
@@ -150,7 +154,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     to build and parse than to run. PostgreSQL draws the ids from the table's sequence in one query. SQLite
     (one writer at a time) continues from the largest id, as it would itself; should another process have
     taken those ids in the meantime, the primary key refuses the rows and the pipeline runs the batch again
-    (``IntegrityError``), so no id is ever shared.
+    (``IntegrityError``), so no id is ever shared. ``behind``: see :func:`tracker.db.bulk_insert`.
     """
     if not rows:
         return []
@@ -162,7 +166,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     else:
         start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
         ids = list(range(start, start + len(rows)))
-    bulk_insert(conn, table, [dict(row, id=pk) for row, pk in zip(rows, ids, strict=True)])
+    bulk_insert(conn, table, [dict(row, id=pk) for row, pk in zip(rows, ids, strict=True)], behind=behind)
     return ids
 
 
@@ -195,7 +199,7 @@ def _store_documents(session: Session, items: list[ParsedItem], now: datetime) -
         }
         for it in items
     ]
-    ids = insert_rows(session, _table(DocumentRow), rows)
+    ids = insert_rows(session, _table(DocumentRow), rows, behind=True)
     return {it.document.sha256: pk for it, pk in zip(items, ids, strict=True)}
 
 
@@ -300,6 +304,7 @@ class _Linker:
         self.buyers: dict[int, Buyers] = {}  # procedure -> the buyers of its notices (stored ones once read)
         self.read: set[int] = set()  # stored procedures whose notices' buyers were read
         self.sources: dict[int, set[str]] = {}  # procedure -> the sources of its notices (read with the buyers)
+        self.created: set[int] = set()  # procedures inserted by this batch (stored ids)
 
     def resolve(self, proc: int) -> int:
         path = []
@@ -425,6 +430,7 @@ class _Linker:
         alive = [p for p in self.pending if p not in self.merged]
         for chunk in _chunks(alive, 1000):
             self.real.update(self._insert_procedures(chunk))
+        self.created |= {self.real[p] for p in alive}
         for row in rows:
             row["procedure_id"] = self.resolve(row["procedure_id"])
         self.proc_of = {k: self.resolve(p) for k, p in self.proc_of.items()}
@@ -445,7 +451,7 @@ class _Linker:
             if len(s) <= 20 and len(v) <= 120  # the columns' lengths: a longer key identifies nothing
         ]
         for chunk in _chunks(rows, 1000):
-            bulk_insert(self.session.connection(), _table(Identifier), chunk)
+            bulk_insert(self.session.connection(), _table(Identifier), chunk, behind=True)
         if self.claimed:
             stmt = (
                 update(Identifier)
@@ -518,13 +524,26 @@ def _notice_row(
 
 
 def versioning_inputs(
-    session: Session, procedure_ids: Iterable[int], *, records: dict[int, NoticeRecord] | None = None
+    session: Session,
+    procedure_ids: Iterable[int],
+    *,
+    records: dict[int, NoticeRecord] | None = None,
+    written: IngestStats | None = None,
 ) -> tuple[list[StoredNotice], list[StoredVersion]]:
     """The notices and stored versions of these procedures, locked for the rebuild (PostgreSQL: one rebuild of
     a procedure at a time; SQLite has one writer). ``records``: notice records the caller has just written,
-    taken from there instead of read back."""
+    taken from there instead of read back. ``written``: what the caller's store call wrote in this transaction;
+    the procedures it created are not read back at all (nobody else sees them before the commit)."""
     known = records or {}
-    procs = sorted(set(procedure_ids))
+    created = written.created if written is not None else set()
+    notices: list[StoredNotice] = []
+    if created and written is not None:
+        notices += [
+            StoredNotice(pk=pk, procedure_id=proc, record=known[pk] if pk in known else written.records[pk])
+            for pk, proc in written.notice_procedures.items()
+            if proc in created
+        ]
+    procs = sorted(set(procedure_ids) - created)
     for chunk in _chunks(procs):
         session.execute(
             select(col(Procedure.id))
@@ -532,7 +551,6 @@ def versioning_inputs(
             .order_by(col(Procedure.id))
             .with_for_update()
         )
-    notices: list[StoredNotice] = []
     versions: list[StoredVersion] = []
     conn, n = session.connection(), _table(Notice)
     for chunk in _chunks(procs):
@@ -599,12 +617,6 @@ def write_versions(
                 .where(among(session, col(Version.id), chunk))
                 .values(superseded_at=now, updated_at=now, notified_at=func.coalesce(col(Version.notified_at), now))
             )
-    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
-    for row in plan.inserts:
-        told = {"notified_at": now, "told": row["changes"]} if notified else {}
-        by_keys[tuple(row) + tuple(told)].append({"corrections": None, **row, **told})
-    for rows in by_keys.values():
-        ids += insert_rows(session, _table(Version), rows)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in plan.updates:
         by_columns[tuple(sorted(k for k in row if k != "vid"))].append(row)
@@ -626,8 +638,15 @@ def write_versions(
             )
         )
         conn.execute(stmt, plan.procedures)
+    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
+    for row in plan.inserts:
+        told = {"notified_at": now, "told": row["changes"]} if notified else {}
+        by_keys[tuple(row) + tuple(told)].append({"corrections": None, **row, **told})
+    inserted: list[int] = []
+    for rows in by_keys.values():
+        inserted += insert_rows(session, _table(Version), rows, behind=True)  # while the views are made
     updated = sum(1 for u in plan.updates if "content_hash" in u)
-    return len(plan.inserts), updated, list(dict.fromkeys(ids))
+    return len(plan.inserts), updated, list(dict.fromkeys(inserted + ids))
 
 
 _UPDATE_PROCEDURES_PG = text(
@@ -717,15 +736,17 @@ def _link_and_store(
             linker.claim(own, proc, pk)
             linker.claim(links, proc, None)
     linker.settle([r for r, _, _ in new_rows] + refreshed)
-    notice_ids = insert_rows(session, _table(Notice), [r for r, _, _ in new_rows])
+    notice_ids = insert_rows(session, _table(Notice), [r for r, _, _ in new_rows], behind=True)
     for (row, _own, _links), pk in zip(new_rows, notice_ids, strict=True):
         existing[(row["source"], row["notice_id"])] = pk
     for row, own, _links in new_rows:
         pk = existing[(row["source"], row["notice_id"])]
         linker.claim(own, row["procedure_id"], pk)
         stats.records[pk] = row["record"]
+        stats.notice_procedures[pk] = row["procedure_id"]
     for row in refreshed:
         stats.records[row["nid"]] = row["record"]
+        stats.notice_procedures[row["nid"]] = row["procedure_id"]
     if refreshed:
         stmt = (
             update(Notice)
@@ -737,6 +758,7 @@ def _link_and_store(
     stats.notices += len(entries)
     stats.linked += sum(1 for snap, _ in entries if any(linker.owner.get(k) for k in keys_of[id(snap)][1]))
     stats.procedures |= linker.touched
+    stats.created |= linker.created
 
 
 # ------------------------------------------------------------------ one document at a time (workers, pollers)
