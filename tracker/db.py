@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -143,9 +144,20 @@ def _json_bytes(oid: int) -> Any:
 
 # ---------------------------------------------------------------- rows written while the caller goes on
 
-#: the threads that run PostgreSQL ``COPY`` streams written behind (one stream per connection at a time)
-_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-copy")
+#: the threads that run PostgreSQL ``COPY`` streams written behind (one stream per connection at a time), made
+#: in each process that writes (a process forked from one that wrote has no threads: a Celery worker's child)
+_WRITERS: dict[int, ThreadPoolExecutor] = {}
 _PENDING = "tracker_pending_copy"
+
+
+def _writers() -> ThreadPoolExecutor:
+    pid = os.getpid()
+    if pid not in _WRITERS:
+        _WRITERS.clear()
+        _WRITERS[pid] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-copy")
+    return _WRITERS[pid]
+
+
 _HOOKED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
@@ -238,7 +250,7 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     if postgres:
         statement = f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)"
         if behind and conn.engine in _HOOKED:
-            conn.connection.info[_PENDING] = _WRITERS.submit(_copy, raw, statement, types, list(converted), dialect)
+            conn.connection.info[_PENDING] = _writers().submit(_copy, raw, statement, types, list(converted), dialect)
         else:
             _copy(raw, statement, types, list(converted), dialect)
         return
