@@ -1,10 +1,12 @@
-"""Bulk writes (tracker.db.bulk_insert): PostgreSQL's binary COPY written behind a batch's work, its errors where
-the caller sees them, and the search vector made from the row's words (migration 0008)."""
+"""Bulk writes (tracker.db.bulk_insert): PostgreSQL's binary COPY written behind a batch's work (in order, waited
+for by the connection's next use), its errors where the caller sees them, and the search vector made from the
+row's words (migration 0008)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -58,6 +60,39 @@ def test_rows_written_behind_are_there_for_the_next_statement(engine):
         row = session.execute(select(DocumentRow).where(col(DocumentRow.locator) == "test#7")).scalar_one()
         assert row.content == b"document 7" and row.fetched_at == NOW  # bytes and instants in their binary form
         session.commit()
+
+
+def test_the_next_statement_waits_for_a_slow_stream(pg_engine, monkeypatch):
+    """The first write given behind on a new connection, and the ones queued after it, are waited for."""
+    import tracker.db
+
+    real = tracker.db._copy
+
+    def slow(*args):
+        time.sleep(0.3)
+        real(*args)
+
+    monkeypatch.setattr(tracker.db, "_copy", slow)
+    with Session(pg_engine) as session:
+        conn = session.connection()
+        bulk_insert(conn, DocumentRow.__table__, [_document(n) for n in range(50)], behind=True)
+        assert len(conn.connection.info[tracker.db._PENDING]) == 1  # the connection's first: still owed
+        bulk_insert(conn, DocumentRow.__table__, [_document(n) for n in range(50, 80)], behind=True)
+        assert session.execute(select(func.count()).select_from(DocumentRow)).scalar_one() == 80
+        session.commit()
+
+
+def test_writes_queued_after_a_failed_one_are_not_tried(pg_engine):
+    """The error raised is the first write's (the duplicate), not the aborted transaction's of those after it."""
+    with session_scope(pg_engine) as session:
+        bulk_insert(session.connection(), DocumentRow.__table__, [_document(1)])
+    with pytest.raises(IntegrityError, match="sha256"), session_scope(pg_engine) as session:
+        conn = session.connection()
+        bulk_insert(conn, DocumentRow.__table__, [_document(1)], behind=True)
+        bulk_insert(conn, DocumentRow.__table__, [_document(2)], behind=True)
+        bulk_insert(conn, DocumentRow.__table__, [_document(3)], behind=True)
+    with Session(pg_engine) as session:
+        assert session.execute(select(func.count()).select_from(DocumentRow)).scalar_one() == 1
 
 
 def test_a_failed_stream_fails_the_next_statement_and_loses_nothing_stored(pg_engine):

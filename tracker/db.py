@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
-    Table,
     any_,
     bindparam,
     create_engine,
@@ -33,6 +33,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import TableClause
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -73,7 +74,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
+        return engine  # rows given behind are written at once: SQLite gained nothing from a thread (measured)
     engine = create_engine(url, pool_pre_ping=True, **_JSON)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_settings)
@@ -144,36 +145,50 @@ def _json_bytes(oid: int) -> Any:
 
 # ---------------------------------------------------------------- rows written while the caller goes on
 
-#: the threads that run PostgreSQL ``COPY`` streams written behind (one stream per connection at a time), made
-#: in each process that writes (a process forked from one that wrote has no threads: a Celery worker's child)
-_WRITERS: dict[int, ThreadPoolExecutor] = {}
-_PENDING = "tracker_pending_copy"
-
-
-def _writers() -> ThreadPoolExecutor:
-    pid = os.getpid()
-    if pid not in _WRITERS:
-        _WRITERS.clear()
-        _WRITERS[pid] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-copy")
-    return _WRITERS[pid]
-
-
+_WRITER = "tracker_writer"
+_PENDING = "tracker_pending_writes"
 _HOOKED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
+def _writer(info: dict[Any, Any]) -> ThreadPoolExecutor:
+    """The connection's own writing thread: its writes run one after the other, in the order given. Made in the
+    process that writes (a process forked from one that wrote has no threads: a Celery worker's child)."""
+    pid, writer = info.get(_WRITER, (None, None))
+    if pid != os.getpid() or writer is None:
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-write")
+        info[_WRITER] = (os.getpid(), writer)
+        info.pop(_PENDING, None)
+    return cast(ThreadPoolExecutor, writer)
+
+
+def _write_behind(info: dict[Any, Any], write: Callable[[], None]) -> None:
+    """Run ``write`` on the connection's thread after the writes already given; one that failed makes the later
+    ones fail with its error, without touching the database."""
+    writer = _writer(info)  # first: a new thread forgets the writes of a thread that is gone
+    pending: list[Future[None]] = info.setdefault(_PENDING, [])
+    before = pending[-1] if pending else None
+
+    def run() -> None:
+        if before is not None and (error := before.exception()) is not None:
+            raise error
+        write()
+
+    pending.append(writer.submit(run))
+
+
 def _await_pending(info: dict[Any, Any], *, raise_error: bool = True) -> None:
-    """Wait for the connection's ``COPY`` written behind, if any; its error is raised here (the statement, the
-    commit that follows it fails with it) unless the transaction is being rolled back anyway."""
-    pending: Future[None] | None = info.pop(_PENDING, None)
-    if pending is None:
+    """Wait for the connection's writes given behind, if any; the first one's error is raised here (the
+    statement, the commit that follows fails with it) unless the transaction is being rolled back anyway."""
+    pending: list[Future[None]] | None = info.pop(_PENDING, None)
+    if not pending:
         return
-    error = pending.exception()
-    if error is not None and raise_error:
-        raise error
+    errors = [error for future in pending if (error := future.exception()) is not None]
+    if errors and raise_error:
+        raise errors[0]
 
 
 def _hook_write_behind(engine: Engine) -> None:
-    """Every use of a connection first waits for its ``COPY`` written behind: statements, commits, rollbacks and
+    """Every use of a connection first waits for its writes given behind: statements, commits, rollbacks and
     the pool's reset when the connection is given back."""
 
     def before_execute(conn: Connection, *_args: Any) -> None:
@@ -191,12 +206,19 @@ def _hook_write_behind(engine: Engine) -> None:
     def before_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
         before_checkin(dbapi_connection, connection_record)
 
+    def before_close(_dbapi_connection: Any, connection_record: Any) -> None:
+        before_checkin(_dbapi_connection, connection_record)
+        _pid, writer = connection_record.info.pop(_WRITER, (None, None))
+        if writer is not None:
+            writer.shutdown(wait=False)
+
     event.listen(engine, "before_cursor_execute", before_execute)
     event.listen(engine, "commit", before_commit)
     event.listen(engine, "rollback", before_rollback)
     event.listen(engine, "rollback_savepoint", before_rollback)
     event.listen(engine.pool, "reset", before_reset)
     event.listen(engine.pool, "checkin", before_checkin)
+    event.listen(engine.pool, "close", before_close)
     _HOOKED.add(engine)
 
 
@@ -210,7 +232,17 @@ def _copy(raw: Any, statement: str, types: list[int], rows: list[list[Any]], dia
         raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, behind: bool = False) -> None:
+def _executemany(raw: Any, statement: str, rows: Iterable[list[Any]], dialect: Any) -> None:
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(statement, rows)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+    finally:
+        cursor.close()
+
+
+def bulk_insert(conn: Connection, table: TableClause, rows: Sequence[dict[str, Any]], *, behind: bool = False) -> None:
     """Insert rows of one shape (the same keys) in the connection's transaction, without reading anything back.
 
     PostgreSQL takes them by ``COPY … FROM STDIN`` in binary form: one stream, no statement per row to parse and
@@ -219,22 +251,26 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     SQLAlchemy converts them, and a driver's error is raised as SQLAlchemy's (``IntegrityError``: a concurrent
     writer stored the row first, which the pipeline retries).
 
-    ``behind`` (PostgreSQL, an engine of :func:`make_engine`): the rows are converted here, then streamed by a
-    thread while the caller goes on with its own work; the connection's next statement, commit or rollback
-    waits for the stream to end, and a failed stream fails that statement or commit. The server stores a batch
-    while the next rows are made.
+    ``behind`` (a PostgreSQL engine of :func:`make_engine`): the rows are converted here, then written by the
+    connection's own thread while the caller goes on with its work (the database stores a batch's rows while
+    its next rows are made); writes given behind run in order, and the connection's next statement, commit or
+    rollback waits for them: a failed write fails that statement or commit.
     """
     if not rows:
         return
     dialect = conn.dialect
-    postgres = dialect.name == "postgresql"
-    if postgres:
-        _await_pending(conn.connection.info)
+    info = conn.connection.info
+    behind = behind and conn.engine in _HOOKED
+    if not behind:
+        _await_pending(info)
     names = list(rows[0])
     columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     target = dialect.identifier_preparer.format_table(table)
     raw: Any = conn.connection.driver_connection  # the session's own connection, in its transaction
+    postgres = dialect.name == "postgresql"
     if postgres:
+        if behind and info.get(_PENDING):  # the catalogue is read on the connection: after the writes given
+            _await_pending(info)
         types = _column_types(conn, target, names)
         processors = [
             _json_bytes(oid) if oid in (_JSON_OID, _JSONB_OID) else _processor(table.c[name].type, dialect)
@@ -243,25 +279,20 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         types = [_BYTEA_OID if oid in (_JSON_OID, _JSONB_OID) else oid for oid in types]  # bytes as they are
     else:
         processors = [_processor(table.c[name].type, dialect) for name in names]
-    converted = (
+    converted = [
         [v if v is None or p is None else p(v) for p, v in zip(processors, map(row.get, names), strict=True)]
         for row in rows
-    )
+    ]
     if postgres:
         statement = f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)"
-        if behind and conn.engine in _HOOKED:
-            conn.connection.info[_PENDING] = _writers().submit(_copy, raw, statement, types, list(converted), dialect)
-        else:
-            _copy(raw, statement, types, list(converted), dialect)
-        return
-    statement = f"INSERT INTO {target} ({columns}) VALUES ({', '.join('?' * len(names))})"
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(statement, converted)
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
-    finally:
-        cursor.close()
+        write = functools.partial(_copy, raw, statement, types, converted, dialect)
+    else:
+        statement = f"INSERT INTO {target} ({columns}) VALUES ({', '.join('?' * len(names))})"
+        write = functools.partial(_executemany, raw, statement, converted, dialect)
+    if behind:
+        _write_behind(info, write)
+    else:
+        write()
 
 
 #: the tables a large ingest grows and the columns it looks them up by: the planner needs their statistics (and

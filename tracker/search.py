@@ -211,16 +211,14 @@ def _write_views(db: Executor, views: list[ProcedureView]) -> None:
             _search_row(view.procedure_id, view.display_id, view.title, view.buyer, view.identifiers, view.rows)
         )
         deadline_rows += _deadline_rows(view.procedure_id, view.rows)
+    conn = db.connection() if isinstance(db, Session) else db
+    full_text = _dialect(db) == "sqlite" and not _fts_trigger(conn)
     db.execute(delete(SEARCH).where(among(db, SEARCH.c.procedure_id, ids)))
     db.execute(delete(DEADLINES).where(among(db, DEADLINES.c.procedure_id, ids)))
-    conn = db.connection() if isinstance(db, Session) else db
     bulk_insert(conn, SEARCH, search_rows, behind=True)
-    if search_rows and _dialect(db) == "sqlite" and not _fts_trigger(conn):
-        # the full-text rows of the rows just written, in one statement (migration 0007)
-        conn.execute(
-            text("INSERT INTO procedure_fts(rowid, body, facets) VALUES (:procedure_id, :body, :facets)"),
-            [{"procedure_id": r["procedure_id"], "body": r["body"], "facets": r["facets"]} for r in search_rows],
-        )
+    if full_text:  # the full-text rows of the rows just written, in one statement (migration 0007)
+        rows = [{"rowid": r["procedure_id"], "body": r["body"], "facets": r["facets"]} for r in search_rows]
+        bulk_insert(conn, _FTS_ROWS, rows, behind=True)
     bulk_insert(conn, DEADLINES, deadline_rows, behind=True)
 
 
@@ -444,6 +442,7 @@ class Filters:
 
 
 _FTS = table("procedure_fts", column("rowid"))
+_FTS_ROWS = table("procedure_fts", column("rowid"), column("body"), column("facets"))
 
 
 def _matching(db: Executor, terms: list[str]) -> Any:
