@@ -126,6 +126,7 @@ def _column_types(conn: Connection, target: str, names: list[str]) -> list[int]:
     cache = conn.connection.info.setdefault("tracker_copy_types", {})
     found = cache.get(target)
     if found is None or not set(names) <= found.keys():
+        _await_pending(conn.connection.info)  # read on the connection: after the writes given behind
         raw: Any = conn.connection.driver_connection
         with raw.cursor() as cursor:
             cursor.execute(
@@ -269,8 +270,6 @@ def bulk_insert(conn: Connection, table: TableClause, rows: Sequence[dict[str, A
     raw: Any = conn.connection.driver_connection  # the session's own connection, in its transaction
     postgres = dialect.name == "postgresql"
     if postgres:
-        if behind and info.get(_PENDING):  # the catalogue is read on the connection: after the writes given
-            _await_pending(info)
         types = _column_types(conn, target, names)
         processors = [
             _json_bytes(oid) if oid in (_JSON_OID, _JSONB_OID) else _processor(table.c[name].type, dialect)

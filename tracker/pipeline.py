@@ -50,6 +50,7 @@ from tracker.store import (
     stranded_documents,
     unnotified_versions,
     unprocessed,
+    update_procedures,
     versioning_inputs,
     versions_of_document,
     versions_of_documents,
@@ -81,6 +82,7 @@ def version(session: Session, stats: IngestStats, *, now: datetime, nobody_to_no
     created, updated, ids = write_versions(session, plan, now=now, notified=nobody_to_notify)
     # the views' search rows and deadlines (tracker.search), from the versions just planned
     index_procedures(session, stats.procedures, views=views_of(plan, notices))
+    update_procedures(session, plan)
     stats.versions_created += created
     stats.versions_updated += updated
     stats.version_ids += ids

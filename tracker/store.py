@@ -154,15 +154,21 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
     to build and parse than to run. PostgreSQL draws the ids from the table's sequence in one query. SQLite
     (one writer at a time) continues from the largest id, as it would itself; should another process have
     taken those ids in the meantime, the primary key refuses the rows and the pipeline runs the batch again
-    (``IntegrityError``), so no id is ever shared. ``behind``: see :func:`tracker.db.bulk_insert`.
+    (``IntegrityError``), so no id is ever shared. ``behind``: see :func:`tracker.db.bulk_insert`; the ids are then
+    drawn on another connection, without waiting for this one's writes.
     """
     if not rows:
         return []
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         sequence = f"nextval(pg_get_serial_sequence('{table.name}', 'id'))"
-        found = conn.execute(text(f"SELECT {sequence} FROM generate_series(1, :n)"), {"n": len(rows)})
-        ids = list(found.scalars())
+        draw = text(f"SELECT {sequence} FROM generate_series(1, :n)")
+        if behind:  # a sequence is outside transactions: drawn on another connection, not after the writes behind
+            with conn.engine.connect() as other:
+                ids = list(other.execute(draw, {"n": len(rows)}).scalars())
+                other.commit()
+        else:
+            ids = list(conn.execute(draw, {"n": len(rows)}).scalars())
     else:
         start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
         ids = list(range(start, start + len(rows)))
@@ -605,7 +611,9 @@ def stored_documents(session: Session, shas: list[str]) -> set[str]:
 def write_versions(
     session: Session, plan: VersionPlan, *, now: datetime, notified: bool = False
 ) -> tuple[int, int, list[int]]:
-    """Write a version plan; return (created, updated, ids of versions created, changed or owing a correction).
+    """Write a version plan's versions; return (created, updated, ids of versions created, changed or owing a
+    correction). The procedures' own columns are :func:`update_procedures`' (written last, so PostgreSQL stores
+    the batch's rows meanwhile).
 
     No version row is ever deleted: superseded ones are marked."""
     ids: list[int] = []
@@ -624,6 +632,20 @@ def write_versions(
         stmt = update(Version).where(col(Version.id) == bindparam("vid")).values({k: bindparam(k) for k in columns})
         conn.execute(stmt, rows)
     ids += [u["vid"] for u in plan.updates if "content_hash" in u or u.get("notified_at", 0) is None]
+    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
+    for row in plan.inserts:
+        told = {"notified_at": now, "told": row["changes"]} if notified else {}
+        by_keys[tuple(row) + tuple(told)].append({"corrections": None, **row, **told})
+    inserted: list[int] = []
+    for rows in by_keys.values():
+        inserted += insert_rows(session, _table(Version), rows, behind=True)  # while the views are made
+    updated = sum(1 for u in plan.updates if "content_hash" in u)
+    return len(plan.inserts), updated, list(dict.fromkeys(inserted + ids))
+
+
+def update_procedures(session: Session, plan: VersionPlan) -> None:
+    """The display id, title and buyer of the planned procedures, from their versions."""
+    conn = session.connection()
     if plan.procedures and conn.dialect.name == "postgresql":
         _update_procedures_pg(conn, plan.procedures)
     elif plan.procedures:
@@ -638,15 +660,6 @@ def write_versions(
             )
         )
         conn.execute(stmt, plan.procedures)
-    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)  # a Core executemany takes one shape
-    for row in plan.inserts:
-        told = {"notified_at": now, "told": row["changes"]} if notified else {}
-        by_keys[tuple(row) + tuple(told)].append({"corrections": None, **row, **told})
-    inserted: list[int] = []
-    for rows in by_keys.values():
-        inserted += insert_rows(session, _table(Version), rows, behind=True)  # while the views are made
-    updated = sum(1 for u in plan.updates if "content_hash" in u)
-    return len(plan.inserts), updated, list(dict.fromkeys(inserted + ids))
 
 
 _UPDATE_PROCEDURES_PG = text(
