@@ -118,12 +118,15 @@ _JSON_OID, _JSONB_OID = 114, 3802
 _BYTEA_OID = 17
 
 
+_COPY_TYPES: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, int]]] = weakref.WeakKeyDictionary()
+
+
 def _column_types(conn: Connection, target: str, names: list[str]) -> list[int]:
     """The server's type of each column (OIDs): a binary ``COPY`` sends every value in its type's own binary
     form, which the server takes without parsing text (a document's content is sent as it is, not hex-encoded).
-    Read from the catalogue, once per connection and table: the schema is the migrations', whatever a model
-    says (built-in types keep their OIDs)."""
-    cache = conn.connection.info.setdefault("tracker_copy_types", {})
+    Read from the catalogue, once per engine and table (again when a column is new to it): the schema is the
+    migrations', whatever a model says, and a migration changes no column's type."""
+    cache = _COPY_TYPES.setdefault(conn.engine, {})
     found = cache.get(target)
     if found is None or not set(names) <= found.keys():
         _await_pending(conn.connection.info)  # read on the connection: after the writes given behind
