@@ -50,7 +50,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col
 
-from tracker.db import among, bulk_insert
+from tracker.db import among, bulk_insert, dialect_name
 from tracker.events import ProcedureInfo, procedure_info
 from tracker.history import history
 from tracker.models import AwareDateTime, Identifier, Notice, Procedure, Version
@@ -212,13 +212,13 @@ def _write_views(db: Executor, views: list[ProcedureView]) -> None:
         )
         deadline_rows += _deadline_rows(view.procedure_id, view.rows)
     conn = db.connection() if isinstance(db, Session) else db
-    full_text = _dialect(db) == "sqlite" and not _fts_trigger(conn)
+    full_text = dialect_name(db) == "sqlite" and not _fts_trigger(conn)
     db.execute(delete(SEARCH).where(among(db, SEARCH.c.procedure_id, ids)))
     db.execute(delete(DEADLINES).where(among(db, DEADLINES.c.procedure_id, ids)))
     bulk_insert(conn, SEARCH, search_rows, behind=True)
     if full_text:  # the full-text rows of the rows just written, in one statement (migration 0007)
         rows = [{"rowid": r["procedure_id"], "body": r["body"], "facets": r["facets"]} for r in search_rows]
-        bulk_insert(conn, _FTS_ROWS, rows, behind=True)
+        bulk_insert(conn, _FTS_ROWS, rows)
     bulk_insert(conn, DEADLINES, deadline_rows, behind=True)
 
 
@@ -448,7 +448,7 @@ _FTS_ROWS = table("procedure_fts", column("rowid"), column("body"), column("face
 def _matching(db: Executor, terms: list[str]) -> Any:
     """The search rows whose text and facets hold every term, newest procedure first. SQLite drives the query
     from the FTS5 index read backwards by rowid (no sort: it stops at the limit); PostgreSQL's GIN index."""
-    if _dialect(db) == "sqlite":
+    if dialect_name(db) == "sqlite":
         query = " AND ".join(f'"{t[:-1]}"*' if t.endswith("*") else f'"{t}"' for t in terms)
         match = text("procedure_fts MATCH :q").bindparams(q=query)
         joined = SEARCH.join(_FTS, _FTS.c.rowid == SEARCH.c.procedure_id)
@@ -456,11 +456,6 @@ def _matching(db: Executor, terms: list[str]) -> Any:
     query = " & ".join(f"{t[:-1]}:*" if t.endswith("*") else t for t in terms)
     tsv = literal_column("tsv").op("@@")(func.to_tsquery("simple", query))
     return select(SEARCH).where(tsv).order_by(SEARCH.c.procedure_id.desc())
-
-
-def _dialect(db: Executor) -> str:
-    bind = db.get_bind() if isinstance(db, Session) else db
-    return bind.dialect.name
 
 
 def search(db: Executor, filters: Filters, *, now: datetime) -> list[dict[str, Any]]:
